@@ -1,0 +1,3 @@
+from crowdpost.cli import app
+
+app()

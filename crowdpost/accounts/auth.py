@@ -1,0 +1,89 @@
+"""Who is calling: FastAPI dependencies for the three roles.
+
+Missing or unknown token -> 401 AUTHENTICATION_ERROR; a valid token of another role
+-> 403 ACCESS_DENIED. The operator token comes from settings.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header
+from sqlalchemy import select
+
+from crowdpost.accounts.tokens import hash_token, parse_authorization
+from crowdpost.config import get_settings
+from crowdpost.db import SessionDep
+from crowdpost.errors import AccessDenied, AuthenticationFailed
+from crowdpost.kit.ids import format_id
+from crowdpost.models import ApiToken
+
+
+@dataclass(frozen=True)
+class Caller:
+    role: str  # REQUESTER, TOLOKER or OPERATOR
+    requester_id: int | None = None
+    toloker_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RequesterCaller:
+    requester_id: int
+
+    @property
+    def public_id(self) -> str:
+        return format_id(self.requester_id)
+
+
+@dataclass(frozen=True)
+class TolokerCaller:
+    toloker_id: str
+
+
+def _is_operator(token: str) -> bool:
+    expected = get_settings().admin_token
+    return hmac.compare_digest(token.encode(), expected.encode())
+
+
+def resolve_caller(session: SessionDep, authorization: str | None = Header(None)) -> Caller:
+    token = parse_authorization(authorization)
+    if token is None:
+        raise AuthenticationFailed()
+    if _is_operator(token):
+        return Caller(role="OPERATOR")
+    row = session.execute(
+        select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(None)
+        )
+    ).one_or_none()
+    if row is None:
+        raise AuthenticationFailed("Authentication failed: unknown or revoked token")
+    return Caller(role=row.role, requester_id=row.requester_id, toloker_id=row.toloker_id)
+
+
+CallerDep = Annotated[Caller, Depends(resolve_caller)]
+
+
+def require_requester(caller: CallerDep) -> RequesterCaller:
+    if caller.role != "REQUESTER" or caller.requester_id is None:
+        raise AccessDenied("This API is for requesters; use a requester token")
+    return RequesterCaller(caller.requester_id)
+
+
+def require_toloker(caller: CallerDep) -> TolokerCaller:
+    if caller.role != "TOLOKER" or caller.toloker_id is None:
+        raise AccessDenied("This API is for Tolokers; use a Toloker token")
+    return TolokerCaller(caller.toloker_id)
+
+
+def require_operator(caller: CallerDep) -> Caller:
+    if caller.role != "OPERATOR":
+        raise AccessDenied("This API is for platform operators")
+    return caller
+
+
+RequesterDep = Annotated[RequesterCaller, Depends(require_requester)]
+TolokerDep = Annotated[TolokerCaller, Depends(require_toloker)]
+OperatorDep = Annotated[Caller, Depends(require_operator)]

@@ -1,0 +1,61 @@
+"""Wire models for requesters and tokens (Toloka RequesterViewV1 plus the admin API)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from crowdpost.kit.schemas import LangText
+
+
+class CompanyView(BaseModel):
+    id: str
+    superintendent_id: str
+
+
+class RequesterView(BaseModel):
+    """Toloka's RequesterViewV1."""
+
+    id: str
+    balance: Decimal
+    public_name: dict[str, str]
+    company: CompanyView | None = None
+
+
+class RequesterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    public_name: str | LangText = Field(description="A name, or language -> name")
+    company: str | None = Field(None, max_length=255)
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    balance: Decimal | None = Field(None, description="Opening deposit, exact decimal")
+
+
+class RequesterCreated(BaseModel):
+    id: str
+    token: str = Field(description="The API token. Shown once; store it.")
+    balance: Decimal
+    public_name: dict[str, str]
+    company: str | None = None
+    email: str | None = None
+    created: str
+
+
+class DepositCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Decimal
+    description: str | None = Field(None, max_length=1000)
+
+
+class DepositCreated(BaseModel):
+    requester_id: str
+    amount: Decimal
+    balance: Decimal
+    ledger_entry_id: str
+
+
+class TokenCreated(BaseModel):
+    token: str = Field(description="Shown once; store it.")
+    role: str

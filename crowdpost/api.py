@@ -1,0 +1,37 @@
+"""Mounts the three API namespaces: requester, Toloker and operator."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from crowdpost.accounts.endpoints import admin as accounts_admin
+from crowdpost.accounts.endpoints import requester as accounts_requester
+from crowdpost.workforce.endpoints import admin as workforce_admin
+
+REQUESTER_PREFIX = "/api/v1"
+TOLOKER_PREFIX = "/api/toloker/v1"
+ADMIN_PREFIX = "/api/admin/v1"
+
+
+def requester_api() -> APIRouter:
+    router = APIRouter()
+    router.include_router(accounts_requester.router)
+    return router
+
+
+def toloker_api() -> APIRouter:
+    router = APIRouter()
+    return router
+
+
+def admin_api() -> APIRouter:
+    router = APIRouter()
+    router.include_router(accounts_admin.router)
+    router.include_router(workforce_admin.router)
+    return router
+
+
+def mount_apis(app: FastAPI) -> None:
+    app.include_router(requester_api(), prefix=REQUESTER_PREFIX)
+    app.include_router(toloker_api(), prefix=TOLOKER_PREFIX)
+    app.include_router(admin_api(), prefix=ADMIN_PREFIX)

@@ -1,0 +1,70 @@
+"""create_app(): the ASGI application with its database, middleware and error handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from crowdpost import __version__
+from crowdpost.api import mount_apis
+from crowdpost.config import Settings, get_settings
+from crowdpost.db import Database
+from crowdpost.errors import ApiError, install_error_handlers
+from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.middleware import RequestContextMiddleware
+
+DESCRIPTION = """
+crowdpost speaks the Toloka API. Requesters use `/api/v1` (toloka-kit works unchanged:
+`TolokaClient(token, url=...)`), Tolokers `/api/toloker/v1`, operators `/api/admin/v1`.
+Authenticate with `Authorization: OAuth <token>` or `ApiKey <token>`.
+"""
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    database = db or Database.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:  # we made it, we close it
+            database.dispose()
+
+    app = FastAPI(
+        title="crowdpost",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=WireJSONResponse,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    install_error_handlers(app)
+    mount_apis(app)
+    _mount_operability(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    return app
+
+
+def _mount_operability(app: FastAPI) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> WireJSONResponse:
+        return wire({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz(request: Request) -> WireJSONResponse:
+        database: Database = request.app.state.db
+        try:
+            with database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            raise ApiError("database is not reachable", code="REMOTE_SERVICE_UNAVAILABLE", status_code=503) from exc
+        return wire({"status": "ready", "database": database.engine.dialect.name})
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,298 @@
+"""The `crowdpost` command: serve, worker, migrate, demo and operator tools."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import select
+
+from crowdpost.config import get_settings
+from crowdpost.db import Database
+from crowdpost.errors import ApiError, ValidationFailed
+from crowdpost.kit.ids import format_id
+from crowdpost.kit.money import from_micros
+from crowdpost.logs import configure_logging
+
+app = typer.Typer(help="crowdpost: messaging and rewards desk for crowd work", no_args_is_help=True)
+admin = typer.Typer(help="Operator tools", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+IMPORT_CHUNK = 10_000
+
+
+def _database() -> Database:
+    return Database.from_settings(get_settings())
+
+
+def _migrate(db: Database) -> None:
+    from crowdpost.migrate import upgrade
+
+    upgrade(db.engine)
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (safe to repeat)."""
+    configure_logging(get_settings().log_level, as_json=False)
+    db = _database()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        _migrate(db)
+    finally:
+        db.dispose()
+    console.print(f"[green]database is up to date[/green] ({db.engine.url.render_as_string(hide_password=True)})")
+
+
+@app.command()
+def demo() -> None:
+    """Load the demo data set (idempotent) and print its tokens."""
+    db = _database()
+    _migrate(db)
+    _print_demo(_load_demo(db))
+    db.dispose()
+
+
+def _load_demo(db: Database) -> Any:
+    from crowdpost.demo import do_load_demo
+
+    if get_settings().environment == "production":
+        err_console.print("[red]refusing to load demo data in production[/red]")
+        raise typer.Exit(2)
+    with db.transaction() as session:
+        return do_load_demo(session)
+
+
+def _print_demo(summary: Any) -> None:
+    state = "created" if summary.created else "already present"
+    console.print(f"Demo data {state}.")
+    console.print(f"  requester {format_id(summary.requester_id)} token: [bold]{summary.requester_token}[/bold]")
+    console.print(f"  Toloker {summary.toloker_id} token: [bold]{summary.toloker_token}[/bold]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    demo: Annotated[bool, typer.Option("--demo", help="Load demo data first")] = False,
+    worker: Annotated[bool, typer.Option(help="Run an embedded worker")] = True,
+) -> None:
+    """Serve the API and pages (HTTP/1.1) with an embedded worker."""
+    import uvicorn
+
+    from crowdpost.app import create_app
+    from crowdpost.worker.loop import EmbeddedWorker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    db = _database()
+    _migrate(db)
+    if demo:
+        _print_demo(_load_demo(db))
+    base = f"http://{host}:{port}"
+    console.print(f"crowdpost on {base}  ({db.engine.dialect.name})")
+    console.print(f"  API docs: {base}/docs    requester API: {base}/api/v1    Toloker API: {base}/api/toloker/v1")
+    console.print(f"  toloka-kit: TolokaClient('<token>', url='{base}')")
+    embedded = EmbeddedWorker(db, settings.worker_poll_interval) if worker and settings.embedded_worker else None
+    if embedded:
+        embedded.start()
+    try:
+        uvicorn.run(
+            create_app(settings, db),
+            host=host,
+            port=port,
+            http="h11",
+            log_config=None,
+            access_log=False,
+        )
+    finally:
+        if embedded:
+            embedded.stop()
+        db.dispose()
+
+
+@app.command("worker")
+def worker_command() -> None:
+    """Run a standalone worker until SIGTERM or Ctrl-C."""
+    from crowdpost.worker.loop import run_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    db = _database()
+    _migrate(db)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        run_forever(db, stop, settings.worker_poll_interval)
+    finally:
+        db.dispose()
+
+
+@admin.command("create-requester")
+def create_requester(
+    name: Annotated[str, typer.Argument(help="Public name")],
+    company: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    balance: Annotated[str | None, typer.Option(help="Opening deposit, e.g. 100.00")] = None,
+) -> None:
+    """Create a requester and print its API token (shown once)."""
+    from crowdpost.accounts.service import do_create_requester
+
+    db = _database()
+    _migrate(db)
+    with _reporting_errors(), db.transaction() as session:
+        created = do_create_requester(
+            session,
+            public_name=name,
+            company=company,
+            email=email,
+            balance=_decimal(balance) if balance else None,
+        )
+        console.print(f"requester {format_id(created.requester.id)}")
+        console.print(f"balance   {from_micros(created.requester.balance_micros)}")
+        console.print(f"token     [bold]{created.token}[/bold]  (shown once)")
+
+
+@admin.command()
+def deposit(
+    requester_id: Annotated[str, typer.Argument(help="Requester id")],
+    amount: Annotated[str, typer.Argument(help="Exact amount, e.g. 250.00")],
+) -> None:
+    """Add money to a requester's balance (a DEPOSIT ledger row)."""
+    from crowdpost.accounts.service import do_deposit, find_requester_by_public_id
+
+    db = _database()
+    with _reporting_errors(), db.transaction() as session:
+        requester = find_requester_by_public_id(session, requester_id)
+        balance, _ = do_deposit(session, requester.id, _decimal(amount))
+        console.print(f"balance of {requester_id} is now {from_micros(balance)}")
+
+
+@admin.command()
+def ledger(requester_id: Annotated[str, typer.Argument(help="Requester id")]) -> None:
+    """Print a requester's statement: every balance change, oldest first."""
+    from crowdpost.accounts.service import find_requester_by_public_id
+    from crowdpost.models import LedgerEntry
+
+    db = _database()
+    with _reporting_errors(), db.transaction(write=False) as session:
+        requester = find_requester_by_public_id(session, requester_id)
+        table = Table(title=f"Statement of requester {requester_id}")
+        for column in ("id", "created", "kind", "amount", "balance", "reference"):
+            table.add_column(column, justify="right" if column in ("amount", "balance") else "left")
+        rows = session.execute(
+            select(LedgerEntry).where(LedgerEntry.requester_id == requester.id).order_by(LedgerEntry.id)
+        ).scalars()
+        for row in rows:
+            table.add_row(
+                format_id(row.id),
+                row.created.isoformat(sep=" ", timespec="seconds"),
+                row.kind,
+                str(from_micros(row.amount_micros)),
+                str(from_micros(row.balance_after_micros)),
+                row.reference or "",
+            )
+        console.print(table)
+        console.print(f"balance: [bold]{from_micros(requester.balance_micros)}[/bold]")
+
+
+@admin.command("import-tolokers")
+def import_tolokers(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Create or update Tolokers from CSV or JSON lines; all or nothing."""
+    from crowdpost.workforce.schemas import TolokerIn
+    from crowdpost.workforce.service import do_import_tolokers
+
+    _import_file(path, TolokerIn, do_import_tolokers, "Tolokers")
+
+
+@admin.command("import-assignments")
+def import_assignments(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
+    """Record assignments from CSV or JSON lines; all or nothing."""
+    from crowdpost.workforce.schemas import AssignmentIn
+    from crowdpost.workforce.service import do_import_assignments
+
+    _import_file(path, AssignmentIn, do_import_assignments, "assignments")
+
+
+def _import_file(path: Path, model: type[BaseModel], writer: Any, noun: str) -> None:
+    from crowdpost.workforce.files import read_file
+
+    items, errors = read_file(path, model)
+    lines = _line_numbers(path)
+    if errors:
+        _fail([e.describe() for e in errors], noun)
+    db = _database()
+    _migrate(db)
+    try:
+        with Progress(console=console) as progress, db.transaction() as session:
+            task = progress.add_task(f"importing {noun}", total=len(items))
+            for start in range(0, len(items), IMPORT_CHUNK):
+                chunk = items[start : start + IMPORT_CHUNK]
+                try:
+                    writer(session, chunk)
+                except ValidationFailed as exc:
+                    _fail(_item_errors_by_line(exc, lines, start), noun)
+                progress.advance(task, len(chunk))
+    finally:
+        db.dispose()
+    console.print(f"[green]imported {len(items)} {noun}[/green]")
+
+
+def _item_errors_by_line(exc: ValidationFailed, lines: list[int], offset: int) -> list[str]:
+    """A bulk error payload keyed by item index, as messages keyed by file line."""
+    messages = []
+    for index, fields in (exc.payload or {}).items():
+        if not index.isdigit():
+            continue
+        detail = "; ".join(f"{name}: {err.get('message')}" for name, err in fields.items())
+        messages.append(f"line {lines[offset + int(index)]}: {detail}")
+    return messages or [exc.message]
+
+
+def _line_numbers(path: Path) -> list[int]:
+    """Line number of each data row, in order (for mapping item indexes back to lines)."""
+    from crowdpost.workforce.files import _rows
+
+    return [line for line, _ in _rows(path)]
+
+
+def _fail(messages: list[str], noun: str) -> None:
+    for message in messages[:50]:
+        err_console.print(f"[red]{message}[/red]")
+    if len(messages) > 50:
+        err_console.print(f"... and {len(messages) - 50} more")
+    err_console.print(f"[red]{len(messages)} bad rows; no {noun} were imported[/red]")
+    raise typer.Exit(1)
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise typer.BadParameter(f"{text!r} is not a number") from exc
+
+
+class _reporting_errors:
+    """Print an ApiError as a one-line message and exit 1 (the transaction rolls back)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if isinstance(exc, ApiError):
+            err_console.print(f"[red]{exc.code}: {exc.message}[/red]")
+            if exc.payload:
+                err_console.print(exc.payload)
+            raise typer.Exit(1)

@@ -1,0 +1,85 @@
+"""One settings object, read from `CROWDPOST_*` environment variables and checked at startup."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_ADMIN_TOKEN = "changethis-admin-token"  # noqa: S105 - refused outside development
+DEFAULT_VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CROWDPOST_", extra="ignore")
+
+    environment: str = Field("development", description="development, testing or production")
+    database_url: str = Field(
+        "",
+        description="SQLAlchemy URL; empty means a SQLite file under var/. "
+        "PostgreSQL: postgresql+psycopg://user:pass@host/db",
+    )
+    var_dir: Path = DEFAULT_VAR_DIR
+    admin_token: str = DEFAULT_ADMIN_TOKEN
+
+    # HTTP
+    max_body_bytes: int = 32 * 1024 * 1024
+    page_limit_default: int = 50
+    page_limit_max: int = 300
+    bulk_max_items: int = 10_000
+
+    # Money and rewards
+    bonus_min_amount: Decimal = Decimal("0.001")
+    bonus_max_amount: Decimal = Decimal("100")
+    bonus_fee_percent: Decimal = Decimal("0")
+    bonus_sync_max_items: int = 100
+    bonus_requests_per_day: int = 10_000
+    low_balance_threshold: Decimal = Decimal("5")
+
+    # Messaging
+    all_recipients_min_started: int = 2
+    all_sends_per_day: int = 1
+    targeted_sends_per_day: int = 100_000
+
+    # Worker
+    worker_poll_interval: float = 0.2
+    worker_chunk_size: int = 1000
+    embedded_worker: bool = True
+
+    # E-mail
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "crowdpost@localhost"
+    public_url: str = "http://127.0.0.1:8000"
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.environment == "production" and self.admin_token == DEFAULT_ADMIN_TOKEN:
+            raise ValueError("CROWDPOST_ADMIN_TOKEN must be set to a secret in production")
+        if self.bonus_min_amount <= 0 or self.bonus_min_amount > self.bonus_max_amount:
+            raise ValueError("bonus amount bounds are inconsistent")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'crowdpost.sqlite3').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

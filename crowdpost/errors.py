@@ -1,0 +1,253 @@
+"""Every error crowdpost returns, and the one place that renders them.
+
+    ApiError                     status, code, message, payload
+     ├── ValidationFailed        400 VALIDATION_ERROR (payload: field -> {code, message, params})
+     ├── AuthenticationFailed    401 AUTHENTICATION_ERROR
+     ├── AccessDenied            403 ACCESS_DENIED
+     ├── DoesNotExist            404 DOES_NOT_EXIST
+     ├── ConflictState           409 CONFLICT_STATE (and other 409 codes via `code=`)
+     ├── PayloadTooLarge         413 PAYLOAD_TOO_LARGE
+     ├── UnsupportedMediaType    415 UNSUPPORTED_MEDIA_TYPE
+     └── TooManyRequests         429 TOO_MANY_REQUESTS (never with Retry-After: toloka-kit crashes)
+
+The body is always Toloka's `{"request_id", "code", "message", "payload"?}`; toloka-kit
+chooses its exception class from `code`, so codes matter more than statuses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from crowdpost.kit.jsonwire import WireJSONResponse
+
+log = logging.getLogger("crowdpost.errors")
+
+request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
+
+FieldErrors = Mapping[str, Any]
+
+
+class ApiError(Exception):
+    status_code = 500
+    code = "INTERNAL_ERROR"
+    message = "Internal error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        payload: Any = None,
+        code: str | None = None,
+        status_code: int | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.payload = payload
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+        # Extra top-level keys some Toloka errors carry next to the standard ones.
+        self.extra = dict(extra or {})
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "request_id": request_id_var.get(),
+            "code": self.code,
+            "message": self.message,
+        }
+        if self.payload is not None:
+            body["payload"] = self.payload
+        body.update(self.extra)
+        return body
+
+
+class ValidationFailed(ApiError):
+    status_code = 400
+    code = "VALIDATION_ERROR"
+    message = "Validation failed"
+
+    def __init__(self, fields: FieldErrors, message: str | None = None) -> None:
+        super().__init__(message, payload=dict(fields))
+
+
+class AuthenticationFailed(ApiError):
+    status_code = 401
+    code = "AUTHENTICATION_ERROR"
+    message = "Authentication failed: pass 'Authorization: OAuth <token>' or 'ApiKey <token>'"
+
+
+class AccessDenied(ApiError):
+    status_code = 403
+    code = "ACCESS_DENIED"
+    message = "Access denied"
+
+
+class DoesNotExist(ApiError):
+    status_code = 404
+    code = "DOES_NOT_EXIST"
+    message = "Object does not exist"
+
+
+class ConflictState(ApiError):
+    status_code = 409
+    code = "CONFLICT_STATE"
+    message = "Conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message = "Request body is too large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    message = "Request body must be application/json"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    code = "TOO_MANY_REQUESTS"
+    message = "Too many requests"
+
+
+def field_error(code: str, message: str, *params: Any) -> dict[str, Any]:
+    """One entry of a VALIDATION_ERROR payload."""
+    return {"code": code, "message": message, "params": list(params)}
+
+
+_PYDANTIC_CODES = {
+    "missing": "VALUE_REQUIRED",
+    "extra_forbidden": "VALUE_NOT_ALLOWED",
+    "string_type": "STRING_EXPECTED",
+    "int_type": "INTEGER_EXPECTED",
+    "int_parsing": "INTEGER_EXPECTED",
+    "int_from_float": "INTEGER_EXPECTED",
+    "float_type": "FLOAT_EXPECTED",
+    "float_parsing": "FLOAT_EXPECTED",
+    "decimal_type": "FLOAT_EXPECTED",
+    "decimal_parsing": "FLOAT_EXPECTED",
+    "bool_type": "BOOLEAN_EXPECTED",
+    "bool_parsing": "BOOLEAN_EXPECTED",
+    "list_type": "ARRAY_EXPECTED",
+    "dict_type": "OBJECT_EXPECTED",
+    "model_type": "OBJECT_EXPECTED",
+    "model_attributes_type": "OBJECT_EXPECTED",
+    "enum": "UNKNOWN_ENUM_VALUE",
+    "literal_error": "UNKNOWN_ENUM_VALUE",
+    "string_too_long": "STRING_LENGTH_GREATER_THAN_MAX",
+    "string_too_short": "STRING_LENGTH_LESS_THAN_MIN",
+    "too_long": "ARRAY_SIZE_GREATER_THAN_MAX",
+    "too_short": "ARRAY_SIZE_LESS_THAN_MIN",
+    "greater_than": "VALUE_LESS_THAN_MIN",
+    "greater_than_equal": "VALUE_LESS_THAN_MIN",
+    "less_than": "VALUE_GREATER_THAN_MAX",
+    "less_than_equal": "VALUE_GREATER_THAN_MAX",
+    "datetime_parsing": "INVALID_DATE_TIME_SYNTAX",
+    "datetime_type": "INVALID_DATE_TIME_SYNTAX",
+    "datetime_from_date_parsing": "INVALID_DATE_TIME_SYNTAX",
+    "date_parsing": "INVALID_DATE_SYNTAX",
+    "date_from_datetime_parsing": "INVALID_DATE_SYNTAX",
+    "json_invalid": "JSON_EXPECTED",
+    "string_pattern_mismatch": "PATTERN_MISMATCH",
+}
+
+# Location prefixes FastAPI adds that mean nothing to a client.
+_LOC_ROOTS = {"body", "query", "path", "header", "cookie"}
+
+
+def pydantic_field_errors(errors: list[Any], strip_roots: bool = True) -> dict[str, Any]:
+    """FastAPI/pydantic errors as Toloka field errors keyed by dotted path."""
+    fields: dict[str, Any] = {}
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        if strip_roots and loc and loc[0] in _LOC_ROOTS:
+            loc = loc[1:]
+        # tagged unions and function validators add type names to the path
+        loc = [p for p in loc if not p.startswith("function-") and "[" not in p]
+        key = ".".join(loc) or "body"
+        if key in fields:
+            continue
+        ctx = err.get("ctx") or {}
+        params = [v for v in ctx.values() if isinstance(v, int | float | str)]
+        fields[key] = {
+            "code": _PYDANTIC_CODES.get(err.get("type", ""), "INVALID_VALUE"),
+            "message": err.get("msg", "invalid value"),
+            "params": params,
+        }
+    return fields
+
+
+def render(exc: ApiError) -> WireJSONResponse:
+    # Never a Retry-After: toloka-kit 1.2.3 crashes on it instead of retrying.
+    return WireJSONResponse(exc.body(), status_code=exc.status_code)
+
+
+_STATUS_ERRORS: dict[int, type[ApiError]] = {
+    401: AuthenticationFailed,
+    403: AccessDenied,
+    404: DoesNotExist,
+    413: PayloadTooLarge,
+    415: UnsupportedMediaType,
+    429: TooManyRequests,
+}
+
+
+async def _api_error_handler(_: Request, exc: Exception) -> WireJSONResponse:
+    assert isinstance(exc, ApiError)
+    return render(exc)
+
+
+async def _validation_handler(_: Request, exc: Exception) -> WireJSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            reason = str((err.get("ctx") or {}).get("error", "malformed JSON"))
+            return render(
+                ValidationFailed({"body": field_error("JSON_EXPECTED", reason)}, f"Body is not valid JSON: {reason}")
+            )
+    return render(ValidationFailed(pydantic_field_errors(errors)))
+
+
+async def _http_handler(request: Request, exc: Exception) -> WireJSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    if status == 404:
+        return render(DoesNotExist(f"No route {request.method} {request.url.path}"))
+    if status == 405:
+        return render(
+            ApiError(
+                f"Method {request.method} is not allowed on {request.url.path}",
+                code="METHOD_NOT_ALLOWED",
+                status_code=405,
+            )
+        )
+    cls = _STATUS_ERRORS.get(status)
+    if cls is not None:
+        return render(cls(str(exc.detail) if exc.detail else None))
+    if status == 400:
+        return render(ValidationFailed({}, str(exc.detail)))
+    return render(ApiError(str(exc.detail), code="INTERNAL_ERROR" if status >= 500 else "ERROR", status_code=status))
+
+
+async def _unexpected_handler(request: Request, exc: Exception) -> WireJSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render(ApiError())
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

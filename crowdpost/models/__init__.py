@@ -1,0 +1,21 @@
+"""ORM classes only, one module per aggregate. Importing this package registers every table."""
+
+from crowdpost.models.base import Base
+from crowdpost.models.job import Job
+from crowdpost.models.project import Assignment, Pool, Project, RequesterToloker
+from crowdpost.models.requester import ApiToken, LedgerEntry, Requester
+from crowdpost.models.toloker import Toloker, TolokerLanguage
+
+__all__ = [
+    "ApiToken",
+    "Assignment",
+    "Base",
+    "Job",
+    "LedgerEntry",
+    "Pool",
+    "Project",
+    "Requester",
+    "RequesterToloker",
+    "Toloker",
+    "TolokerLanguage",
+]

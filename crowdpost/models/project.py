@@ -1,0 +1,86 @@
+"""Projects, pools and assignments: the work Tolokers did for a requester.
+
+Task execution lives outside crowdpost; the admin API feeds assignments in. The
+workforce API exposes them in Toloka's shape; everything Toloka sends that we do not
+interpret is kept verbatim in `spec`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from crowdpost.models.base import Base, BigIntPK, created_column
+
+
+class Project(Base):
+    __tablename__ = "projects"
+    __table_args__ = (Index("ix_projects_requester_id_id", "requester_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"), nullable=False)
+    public_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE", nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime] = created_column()
+
+
+class Pool(Base):
+    __tablename__ = "pools"
+    __table_args__ = (Index("ix_pools_requester_id_id", "requester_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    private_name: Mapped[str] = mapped_column(String(255), nullable=False)
+    status: Mapped[str] = mapped_column(String(16), default="CLOSED", nullable=False)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created: Mapped[datetime] = created_column()
+    last_started: Mapped[datetime | None]
+    last_stopped: Mapped[datetime | None]
+    last_close_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index("ix_assignments_requester_id_id", "requester_id", "id"),
+        Index("ix_assignments_pool_id_status", "pool_id", "status"),
+        Index("ix_assignments_user_id_requester_id", "user_id", "requester_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"), nullable=False)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=False)
+    pool_id: Mapped[int] = mapped_column(ForeignKey("pools.id", ondelete="CASCADE"), nullable=False)
+    user_id: Mapped[str] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), nullable=False)
+    task_suite_id: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    reward_micros: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
+    public_comment: Mapped[str | None] = mapped_column(Text)
+    created: Mapped[datetime] = created_column()
+    submitted: Mapped[datetime | None]
+    accepted: Mapped[datetime | None]
+    rejected: Mapped[datetime | None]
+    skipped: Mapped[datetime | None]
+    expired: Mapped[datetime | None]
+
+
+class RequesterToloker(Base):
+    """Who worked for whom: one row per (requester, Toloker), kept by assignment imports.
+
+    Audiences ("started at least N of your tasks") read this instead of counting
+    assignments, so a send to a million Tolokers is one indexed range scan.
+    """
+
+    __tablename__ = "requester_tolokers"
+    __table_args__ = (Index("ix_requester_tolokers_requester_id_started_count", "requester_id", "started_count"),)
+
+    requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), primary_key=True)
+    started_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    first_started: Mapped[datetime] = created_column()
+    last_started: Mapped[datetime] = created_column()

@@ -1,0 +1,1 @@
+"""The background job loop: claims job rows and runs their handlers."""

@@ -1,0 +1,151 @@
+"""Claim a job, run it, record the outcome; repeat until told to stop.
+
+A claim is a lease: the row says RUNNING until `lease_until`. A worker that dies
+(kill -9) leaves an expired lease, and any worker picks the job up again; handlers
+are idempotent, so nothing is done twice. On PostgreSQL claims use
+`FOR UPDATE SKIP LOCKED` so many workers never contend for the same row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from crowdpost.db import Database
+from crowdpost.kit.timefmt import utcnow
+from crowdpost.models import Job
+from crowdpost.worker.registry import handler_for
+
+log = logging.getLogger("crowdpost.worker")
+
+LEASE = timedelta(minutes=5)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+# Modules whose import registers job handlers (see worker.registry.job_handler).
+HANDLER_MODULES: tuple[str, ...] = ()
+
+
+def _load_handlers() -> None:
+    import importlib
+
+    for module in HANDLER_MODULES:
+        importlib.import_module(module)
+
+
+def claim_job(db: Database, name: str) -> Job | None:
+    now = utcnow()
+    with db.transaction() as session:
+        stmt = (
+            select(Job)
+            .where(
+                or_(
+                    (Job.status == "QUEUED") & (Job.run_after <= now),
+                    (Job.status == "RUNNING") & (Job.lease_until < now),
+                )
+            )
+            .order_by(Job.id)
+            .limit(1)
+        )
+        if not db.is_sqlite:
+            stmt = stmt.with_for_update(skip_locked=True)
+        job = session.execute(stmt).scalar_one_or_none()
+        if job is None:
+            return None
+        session.execute(
+            update(Job)
+            .where(Job.id == job.id)
+            .values(status="RUNNING", locked_by=name, lease_until=now + LEASE, attempts=Job.attempts + 1)
+        )
+        session.flush()
+        session.refresh(job)
+        session.expunge(job)
+        return job
+
+
+def run_job(db: Database, job: Job) -> bool:
+    """Runs one claimed job; returns True if it finished (done or given up)."""
+    handler = handler_for(job.kind)
+    try:
+        if handler is None:
+            raise LookupError(f"no handler for job kind {job.kind!r}")
+        with db.transaction() as session:
+            handler(session, dict(job.payload))
+    except Exception as exc:
+        log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
+        give_up = job.attempts >= job.max_attempts or handler is None
+        backoff = timedelta(seconds=min(300, 2**job.attempts))
+        with db.transaction() as session:
+            session.execute(
+                update(Job)
+                .where(Job.id == job.id)
+                .values(
+                    status="FAILED" if give_up else "QUEUED",
+                    run_after=utcnow() + backoff,
+                    lease_until=None,
+                    last_error="".join(traceback.format_exception_only(exc))[-4000:],
+                    finished=utcnow() if give_up else None,
+                )
+            )
+        return give_up
+    with db.transaction() as session:
+        session.execute(update(Job).where(Job.id == job.id).values(status="DONE", finished=utcnow(), lease_until=None))
+    return True
+
+
+def run_pending(db: Database, name: str | None = None, limit: int | None = None) -> int:
+    """Runs jobs until none is due (or `limit` ran); returns how many ran. Used by tests too."""
+    _load_handlers()
+    name = name or worker_name()
+    count = 0
+    while limit is None or count < limit:
+        job = claim_job(db, name)
+        if job is None:
+            break
+        run_job(db, job)
+        count += 1
+    return count
+
+
+def run_forever(db: Database, stop: threading.Event, poll_interval: float) -> None:
+    _load_handlers()
+    name = worker_name()
+    log.info("worker %s started", name)
+    while not stop.is_set():
+        try:
+            ran = run_pending(db, name)
+        except Exception:
+            log.exception("worker loop error")
+            ran = 0
+        if ran == 0:
+            stop.wait(poll_interval)
+    log.info("worker %s stopped", name)
+
+
+class EmbeddedWorker:
+    """A worker thread living inside `crowdpost serve`."""
+
+    def __init__(self, db: Database, poll_interval: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=run_forever,
+            args=(db, self._stop, poll_interval),
+            name="crowdpost-worker",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self._thread.join(timeout)

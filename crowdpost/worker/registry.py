@@ -1,0 +1,39 @@
+"""Job kinds and their handlers. Domains register handlers; `enqueue` writes a job row
+in the caller's transaction, so a job exists exactly when its cause committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from crowdpost.kit.timefmt import utcnow
+from crowdpost.models import Job
+
+# A handler gets a fresh session (its own transaction) and the job payload. It must be
+# idempotent: after a crash the same job runs again.
+Handler = Callable[[Session, dict[str, Any]], None]
+
+_HANDLERS: dict[str, Handler] = {}
+
+
+def job_handler(kind: str) -> Callable[[Handler], Handler]:
+    def register(fn: Handler) -> Handler:
+        _HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def handler_for(kind: str) -> Handler | None:
+    return _HANDLERS.get(kind)
+
+
+def enqueue(session: Session, kind: str, payload: dict[str, Any], run_after: datetime | None = None) -> None:
+    now = utcnow()
+    session.execute(
+        insert(Job).values(kind=kind, payload=payload, status="QUEUED", run_after=run_after or now, created=now)
+    )

@@ -1,0 +1,74 @@
+"""`/api/admin/v1/tolokers` and `/assignments`: bulk feeds from the task platform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from crowdpost.accounts.auth import OperatorDep
+from crowdpost.config import get_settings
+from crowdpost.db import SessionDep
+from crowdpost.kit.bulk import validate_items
+from crowdpost.kit.ids import format_id
+from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.kit.routing import WireRoute
+from crowdpost.workforce import service
+from crowdpost.workforce.schemas import AssignmentIn, AssignmentOut, TolokerIn, TolokerOut
+
+router = APIRouter(route_class=WireRoute, tags=["admin: workforce"])
+
+_TOLOKERS_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": 10000,
+                    "items": TolokerIn.model_json_schema(by_alias=False),
+                }
+            }
+        }
+    }
+}
+_ASSIGNMENTS_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "array",
+                    "maxItems": 10000,
+                    "items": AssignmentIn.model_json_schema(),
+                }
+            }
+        }
+    }
+}
+
+
+@router.post(
+    "/tolokers",
+    status_code=201,
+    response_model=list[TolokerOut],
+    summary="Create or update Tolokers (up to 10,000, all or nothing)",
+    openapi_extra=_TOLOKERS_BODY,
+)
+def import_tolokers(_: OperatorDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
+    items = validate_items(TolokerIn, body, get_settings().bulk_max_items)
+    return wire(service.do_import_tolokers(session, items), status_code=201)
+
+
+@router.post(
+    "/assignments",
+    status_code=201,
+    response_model=list[AssignmentOut],
+    summary="Record assignments (up to 10,000, all or nothing)",
+    openapi_extra=_ASSIGNMENTS_BODY,
+)
+def import_assignments(_: OperatorDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
+    items = validate_items(AssignmentIn, body, get_settings().bulk_max_items)
+    created = service.do_import_assignments(session, items)
+    return wire(
+        [{**row, "id": format_id(row["id"]), "pool_id": format_id(row["pool_id"])} for row in created],
+        status_code=201,
+    )
