@@ -14,7 +14,7 @@ from fastapi import Depends, Header
 from sqlalchemy import select
 
 from crowdpost.accounts.tokens import hash_token, parse_authorization
-from crowdpost.config import get_settings
+from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.errors import AccessDenied, AuthenticationFailed
 from crowdpost.kit.ids import format_id
@@ -42,16 +42,11 @@ class TolokerCaller:
     toloker_id: str
 
 
-def _is_operator(token: str) -> bool:
-    expected = get_settings().admin_token
-    return hmac.compare_digest(token.encode(), expected.encode())
-
-
-def resolve_caller(session: SessionDep, authorization: str | None = Header(None)) -> Caller:
+def resolve_caller(session: SessionDep, settings: SettingsDep, authorization: str | None = Header(None)) -> Caller:
     token = parse_authorization(authorization)
     if token is None:
         raise AuthenticationFailed()
-    if _is_operator(token):
+    if hmac.compare_digest(token.encode(), settings.admin_token.encode()):
         return Caller(role="OPERATOR")
     row = session.execute(
         select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id).where(

@@ -16,6 +16,7 @@ from fastapi import Query
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 
+from crowdpost.config import SettingsDep
 from crowdpost.errors import ValidationFailed
 from crowdpost.kit import ids
 from crowdpost.kit.timefmt import to_naive_utc
@@ -38,6 +39,7 @@ class ListParams:
 
 
 def list_params(
+    settings: SettingsDep,
     limit: int | None = Query(None, description="Page size, default 50, max 300"),
     sort: str | None = Query(None, description="Comma-separated fields, `-` for descending"),
     id_gt: str | None = Query(None),
@@ -50,9 +52,6 @@ def list_params(
     created_lte: datetime | None = Query(None),
 ) -> ListParams:
     """FastAPI dependency shared by every list endpoint."""
-    from crowdpost.config import get_settings
-
-    settings = get_settings()
     if limit is None:
         limit = settings.page_limit_default
     if limit < 1 or limit > settings.page_limit_max:

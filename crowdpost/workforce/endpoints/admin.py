@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from crowdpost.accounts.auth import OperatorDep
-from crowdpost.config import get_settings
+from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.bulk import validate_items
 from crowdpost.kit.ids import format_id
@@ -53,8 +53,10 @@ _ASSIGNMENTS_BODY = {
     summary="Create or update Tolokers (up to 10,000, all or nothing)",
     openapi_extra=_TOLOKERS_BODY,
 )
-def import_tolokers(_: OperatorDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
-    items = validate_items(TolokerIn, body, get_settings().bulk_max_items)
+def import_tolokers(
+    _: OperatorDep, session: SessionDep, settings: SettingsDep, body: Any = Body(...)
+) -> WireJSONResponse:
+    items = validate_items(TolokerIn, body, settings.bulk_max_items)
     return wire(service.do_import_tolokers(session, items), status_code=201)
 
 
@@ -65,8 +67,10 @@ def import_tolokers(_: OperatorDep, session: SessionDep, body: Any = Body(...)) 
     summary="Record assignments (up to 10,000, all or nothing)",
     openapi_extra=_ASSIGNMENTS_BODY,
 )
-def import_assignments(_: OperatorDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
-    items = validate_items(AssignmentIn, body, get_settings().bulk_max_items)
+def import_assignments(
+    _: OperatorDep, session: SessionDep, settings: SettingsDep, body: Any = Body(...)
+) -> WireJSONResponse:
+    items = validate_items(AssignmentIn, body, settings.bulk_max_items)
     created = service.do_import_assignments(session, items)
     return wire(
         [{**row, "id": format_id(row["id"]), "pool_id": format_id(row["pool_id"])} for row in created],

@@ -1,0 +1,141 @@
+"""Shared fixtures: every storage test runs on SQLite and PostgreSQL, through a live server."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from crowdpost.app import create_app
+from crowdpost.config import Settings
+from crowdpost.db import Database
+from crowdpost.models import LedgerEntry, Requester
+from tests.fixtures.backends import PostgresBackend, SqliteBackend, missing_component, start_postgres
+from tests.fixtures.factories import ADMIN_TOKEN, Admin, RequesterInfo
+from tests.fixtures.live_server import serve_in_thread
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def tmp_root() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="crowdpost-tests-") as root:
+        yield Path(root)
+
+
+@pytest.fixture(scope="session")
+def sqlite_backend(tmp_root: Path) -> SqliteBackend:
+    root = tmp_root / "sqlite"
+    root.mkdir()
+    return SqliteBackend(root)
+
+
+@pytest.fixture(scope="session")
+def _postgres_admin_url(tmp_root: Path) -> Iterator[str | Exception]:
+    generator = start_postgres(tmp_root)
+    try:
+        url = next(generator)
+    except RuntimeError as exc:
+        yield exc
+        return
+    yield url
+    generator.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_backend(_postgres_admin_url: str | Exception) -> PostgresBackend | Exception:
+    if isinstance(_postgres_admin_url, Exception):
+        return _postgres_admin_url
+    try:
+        return PostgresBackend(_postgres_admin_url)
+    except Exception as exc:
+        return RuntimeError(f"could not prepare the PostgreSQL template database: {exc}")
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(
+    request: pytest.FixtureRequest,
+    sqlite_backend: SqliteBackend,
+    postgres_backend: PostgresBackend | Exception,
+) -> Iterator[str]:
+    """A fresh, migrated database on each backend."""
+    backend: SqliteBackend | PostgresBackend
+    if request.param == "postgresql":
+        if isinstance(postgres_backend, Exception):
+            missing_component(f"PostgreSQL unavailable: {postgres_backend}")
+        assert not isinstance(postgres_backend, Exception)
+        backend = postgres_backend
+    else:
+        backend = sqlite_backend
+    url = backend.new_database()
+    yield url
+    backend.drop_database(url)
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        environment="testing",
+        database_url=db_url,
+        var_dir=tmp_path,
+        admin_token=ADMIN_TOKEN,
+        embedded_worker=False,
+        log_json=False,
+    )
+
+
+def assert_ledgers_balance(db: Database) -> None:
+    """Every requester's balance equals the sum of their ledger rows."""
+    with db.transaction(write=False) as session:
+        sums = dict(
+            session.execute(
+                select(LedgerEntry.requester_id, func.sum(LedgerEntry.amount_micros)).group_by(LedgerEntry.requester_id)
+            ).all()
+        )
+        for requester_id, balance in session.execute(select(Requester.id, Requester.balance_micros)):
+            assert balance >= 0, f"requester {requester_id} has a negative balance"
+            assert int(sums.get(requester_id, 0)) == balance, f"requester {requester_id}: ledger != balance"
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    database = Database.from_settings(settings)
+    yield database
+    try:
+        assert_ledgers_balance(database)
+    finally:
+        database.dispose()
+
+
+@pytest.fixture
+def server_url(settings: Settings, db: Database) -> Iterator[str]:
+    with serve_in_thread(create_app(settings, db)) as url:
+        yield url
+
+
+@pytest.fixture
+def http(server_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def admin(server_url: str) -> Iterator[Admin]:
+    client = Admin(server_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def requester(admin: Admin) -> RequesterInfo:
+    return admin.create_requester(balance="100.00")
+
+
+@pytest.fixture
+def requester_http(server_url: str, requester: RequesterInfo) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server_url, headers={"Authorization": f"OAuth {requester.token}"}, timeout=30) as client:
+        yield client
