@@ -24,7 +24,8 @@ def assert_toloka_error(response: httpx.Response, status: int, code: str) -> dic
     body = response.json()
     assert body["code"] == code
     assert body["request_id"] == response.headers["x-request-id"]
-    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["message"], str)
+    assert body["message"]
     assert "Traceback" not in response.text
     assert "retry-after" not in response.headers
     return dict(body)
