@@ -83,7 +83,8 @@ def test_import_tolokers_csv(empty_url: str, tmp_path: Path) -> None:
 def test_import_with_bad_rows_reports_lines_and_imports_nothing(empty_url: str, tmp_path: Path) -> None:
     path = tmp_path / "people.jsonl"
     path.write_text(
-        '{"id": "u-1", "languages": ["EN"]}\n{"id": "u-2", "country": "Narnia"}\n\n{"id": "u-3", "gender": "X"}\nnot json\n',
+        '{"id": "u-1", "languages": ["EN"]}\n{"id": "u-2", "country": "Narnia"}\n\n'
+        '{"id": "u-3", "gender": "X"}\nnot json\n',
         encoding="utf-8",
     )
     result = run_cli(empty_url, "admin", "import-tolokers", str(path), check=False)

@@ -50,9 +50,13 @@ def test_enqueued_job_runs_once(db: Database) -> None:
 
 
 def test_job_rolled_back_with_its_cause_never_runs(db: Database) -> None:
-    with pytest.raises(RuntimeError), db.transaction() as session:
-        enqueue(session, "test.record", {"n": 2})
-        raise RuntimeError("the request failed")
+    def failing_request() -> None:
+        with db.transaction() as session:
+            enqueue(session, "test.record", {"n": 2})
+            raise RuntimeError("the request failed")
+
+    with pytest.raises(RuntimeError):
+        failing_request()
     assert loop.run_pending(db) == 0
     assert calls == []
 
