@@ -86,7 +86,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Load demo data first")] = False,
-    worker: Annotated[bool, typer.Option(help="Run an embedded worker")] = True,
+    worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run an embedded worker")] = True,
 ) -> None:
     """Serve the API and pages (HTTP/1.1) with an embedded worker."""
     import uvicorn
