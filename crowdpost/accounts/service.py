@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -81,12 +82,12 @@ def do_create_requester(
 def do_deposit(session: Session, requester_id: int, amount: Decimal, description: str | None = None) -> tuple[int, int]:
     """Adds money; returns (new balance, ledger entry id), both in the caller's transaction."""
     micros = check_deposit_amount(amount)
+    # A unique reference finds our own ledger row even while others deposit concurrently.
+    reference = f"deposit:{uuid.uuid4().hex}"
     balance = change_balance(
-        session, requester_id, [LedgerLine("DEPOSIT", micros, "deposit", description or "Deposit")]
+        session, requester_id, [LedgerLine("DEPOSIT", micros, reference, description or "Deposit")]
     )
-    entry_id = session.execute(
-        select(LedgerEntry.id).where(LedgerEntry.requester_id == requester_id).order_by(LedgerEntry.id.desc()).limit(1)
-    ).scalar_one()
+    entry_id = session.execute(select(LedgerEntry.id).where(LedgerEntry.reference == reference)).scalar_one()
     return balance, entry_id
 
 
