@@ -36,8 +36,8 @@ run: install
 	$(BIN)/crowdpost serve --host $(HOST) --port $(PORT) --demo
 
 lint: install-dev
-	$(BIN)/ruff check crowdpost tests bench
-	$(BIN)/ruff format --check crowdpost tests bench
+	$(BIN)/ruff check crowdpost tests $(wildcard bench)
+	$(BIN)/ruff format --check crowdpost tests $(wildcard bench)
 
 typecheck: install-dev
 	$(BIN)/mypy
