@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 from crowdpost.accounts.endpoints import admin as accounts_admin
 from crowdpost.accounts.endpoints import requester as accounts_requester
 from crowdpost.workforce.endpoints import admin as workforce_admin
+from crowdpost.workforce.endpoints import requester as workforce_requester
 
 REQUESTER_PREFIX = "/api/v1"
 TOLOKER_PREFIX = "/api/toloker/v1"
@@ -16,6 +17,7 @@ ADMIN_PREFIX = "/api/admin/v1"
 def requester_api() -> APIRouter:
     router = APIRouter()
     router.include_router(accounts_requester.router)
+    router.include_router(workforce_requester.router)
     return router
 
 

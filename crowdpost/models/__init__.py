@@ -4,6 +4,8 @@ from crowdpost.models.base import Base
 from crowdpost.models.job import Job
 from crowdpost.models.project import Assignment, Pool, Project, RequesterToloker
 from crowdpost.models.requester import ApiToken, LedgerEntry, Requester
+from crowdpost.models.restriction import UserRestriction
+from crowdpost.models.skill import Skill, UserSkill, UserSkillChange
 from crowdpost.models.toloker import Toloker, TolokerLanguage
 
 __all__ = [
@@ -16,6 +18,10 @@ __all__ = [
     "Project",
     "Requester",
     "RequesterToloker",
+    "Skill",
     "Toloker",
     "TolokerLanguage",
+    "UserRestriction",
+    "UserSkill",
+    "UserSkillChange",
 ]

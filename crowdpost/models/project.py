@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crowdpost.models.base import Base, BigIntPK, created_column
+from crowdpost.models.base import Base, BigIntPK, JSONType, created_column
 
 
 class Project(Base):
@@ -61,6 +61,8 @@ class Assignment(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     reward_micros: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     public_comment: Mapped[str | None] = mapped_column(Text)
+    # Toloka's `solutions`: [{"output_values": {...}}, ...], as the task platform reported them.
+    solutions: Mapped[list[Any] | None] = mapped_column(JSONType)
     created: Mapped[datetime] = created_column()
     submitted: Mapped[datetime | None]
     accepted: Mapped[datetime | None]
@@ -77,7 +79,12 @@ class RequesterToloker(Base):
     """
 
     __tablename__ = "requester_tolokers"
-    __table_args__ = (Index("ix_requester_tolokers_requester_id_started_count", "requester_id", "started_count"),)
+    __table_args__ = (
+        # Both covering, so audiences never read the table: ALL scans the first by range,
+        # filtered audiences probe the second once per Toloker that passed the profile terms.
+        Index("ix_requester_tolokers_requester_id_started_count_user_id", "requester_id", "started_count", "user_id"),
+        Index("ix_requester_tolokers_probe", "requester_id", "user_id", "started_count"),
+    )
 
     requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), primary_key=True)

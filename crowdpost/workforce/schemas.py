@@ -1,15 +1,16 @@
-"""Wire models for the admin bulk imports of Tolokers and assignments."""
+"""Wire models: the admin bulk imports of Tolokers and assignments, and the requester API."""
 
 from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from crowdpost.kit.schemas import LanguageCode
+from crowdpost.kit.schemas import LangText, LanguageCode
 from crowdpost.workforce.profile import (
     AssignmentStatus,
     ClientType,
@@ -106,6 +107,14 @@ class TolokerOut(BaseModel):
     created: datetime
 
 
+class Solution(BaseModel):
+    """One of Toloka's `solutions[]`: a Toloker's answers to one task."""
+
+    model_config = ConfigDict(extra="allow")
+
+    output_values: dict[str, Any]
+
+
 class AssignmentIn(BaseModel):
     """One assignment in `POST /api/admin/v1/assignments`: a Toloker started or did a task."""
 
@@ -121,6 +130,7 @@ class AssignmentIn(BaseModel):
     accepted: datetime | None = None
     rejected: datetime | None = None
     public_comment: str | None = Field(None, max_length=4096)
+    solutions: list[Solution] | None = Field(None, max_length=1000)
 
 
 class AssignmentOut(BaseModel):
@@ -129,3 +139,97 @@ class AssignmentOut(BaseModel):
     pool_id: str
     status: str
     created: datetime
+
+
+# ---------------------------------------------------------------------------------------------------
+# Requester API (`/api/v1`): Toloka's wire shapes. Unknown fields of skills, projects and pools
+# are kept in `spec` and returned; the fields crowdpost interprets are validated here.
+
+ReqId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class SkillCreate(BaseModel):
+    """Toloka's SkillFormV1 (toloka-kit `create_skill`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    hidden: bool = True
+    skill_ttl_hours: int | None = Field(None, ge=1, le=10 * 365 * 24)
+    private_comment: str | None = Field(None, max_length=4096)
+    public_name: LangText | None = None
+    public_requester_description: LangText | None = None
+    training: bool | None = None
+    deprecated: bool | None = None
+
+
+class UserSkillSet(BaseModel):
+    """Toloka's UserSkillFormV1 (toloka-kit `set_user_skill`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    skill_id: ReqId
+    user_id: ReqId
+    value: Decimal = Field(ge=0, le=100)
+    reason: str | None = Field(None, max_length=4096)
+
+    @field_validator("skill_id", "user_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class RestrictionScope(StrEnum):
+    ALL_PROJECTS = "ALL_PROJECTS"
+    PROJECT = "PROJECT"
+    POOL = "POOL"
+    SYSTEM = "SYSTEM"
+
+
+class RestrictionSet(BaseModel):
+    """Toloka's UserRestrictionFormV1 (toloka-kit `set_user_restriction`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scope: RestrictionScope
+    user_id: ReqId
+    project_id: ReqId | None = None
+    pool_id: ReqId | None = None
+    private_comment: str | None = Field(None, max_length=499)
+    will_expire: datetime | None = None
+
+    @field_validator("project_id", "pool_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class AssignmentPatch(BaseModel):
+    """Toloka's AssignmentPatchV1: accept or reject a submitted assignment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: AssignmentStatus
+    public_comment: str | None = Field(None, max_length=2048)
+
+
+class RecipientsCount(BaseModel):
+    """`POST /api/v1/recipients/count`: the audience of a compose, counted, nothing sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    recipients_select_type: str
+    recipients_ids: list[ReqId] | None = Field(None, max_length=10_000)
+    recipients_filter: Any = Field(None, description="Toloka filter JSON; checked by the filter engine")
+
+
+class RecipientsExcluded(BaseModel):
+    banned: int
+    unknown: int
+
+
+class RecipientsCounted(BaseModel):
+    count: int
+    excluded: RecipientsExcluded
+    unknown_ids: list[str] | None = Field(None, description="DIRECT only: ids that are no Toloker of yours")
+    banned_ids: list[str] | None = Field(None, description="DIRECT only: ids left out by your active bans")

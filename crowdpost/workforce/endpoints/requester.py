@@ -1,0 +1,259 @@
+"""`/api/v1`: skills, Toloker skills, bans, projects, pools, assignments and the
+recipient dry-run, in Toloka's wire format (toloka-kit works unchanged)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Response
+
+from crowdpost.accounts.auth import RequesterDep
+from crowdpost.config import SettingsDep
+from crowdpost.db import SessionDep
+from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.routing import WireRoute
+from crowdpost.workforce import assignments, pools, restrictions, skills
+from crowdpost.workforce.audience import AudienceRequest, count_audience
+from crowdpost.workforce.listing import TimeRanges, time_ranges
+from crowdpost.workforce.schemas import (
+    AssignmentPatch,
+    RecipientsCount,
+    RecipientsCounted,
+    RestrictionSet,
+    SkillCreate,
+    UserSkillSet,
+)
+
+router = APIRouter(route_class=WireRoute, tags=["workforce"])
+
+Paging = Annotated[ListParams, Depends(list_params)]
+_OBJECT_BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
+
+
+def _page(items: Sequence[Any], has_more: bool, view: Any) -> WireJSONResponse:
+    return wire({"items": [view(item) for item in items], "has_more": has_more})
+
+
+# ------------------------------------------------------------------------------------------------- skills
+
+
+@router.post("/skills", status_code=201, summary="Create a skill (hidden unless hidden=false)")
+def create_skill(caller: RequesterDep, session: SessionDep, body: SkillCreate) -> WireJSONResponse:
+    return wire(skills.skill_view(skills.do_create_skill(session, caller.requester_id, body)), status_code=201)
+
+
+@router.get("/skills", summary="List your skills")
+def find_skills(
+    caller: RequesterDep,
+    session: SessionDep,
+    paging: Paging,
+    name: str | None = None,
+    is_global: bool | None = Query(None, alias="global"),
+) -> WireJSONResponse:
+    items, more = skills.list_skills(session, caller.requester_id, paging, name=name, is_global=is_global)
+    return _page(items, more, skills.skill_view)
+
+
+@router.get("/skills/{skill_id}", summary="Get a skill")
+def get_skill(caller: RequesterDep, session: SessionDep, skill_id: str) -> WireJSONResponse:
+    return wire(skills.skill_view(skills.get_skill(session, caller.requester_id, skill_id)))
+
+
+@router.put("/user-skills", summary="Set a Toloker's skill value (0-100, fractional allowed)")
+def set_user_skill(caller: RequesterDep, session: SessionDep, body: UserSkillSet) -> WireJSONResponse:
+    return wire(skills.user_skill_view(skills.do_set_user_skill(session, caller.requester_id, body)))
+
+
+@router.get("/user-skills", summary="List Toloker skill values")
+def find_user_skills(
+    caller: RequesterDep,
+    session: SessionDep,
+    paging: Paging,
+    ranges: Annotated[TimeRanges, Depends(time_ranges("modified"))],
+    user_id: str | None = None,
+    skill_id: str | None = None,
+) -> WireJSONResponse:
+    items, more = skills.list_user_skills(
+        session, caller.requester_id, paging, ranges, user_id=user_id, skill_id=skill_id
+    )
+    return _page(items, more, skills.user_skill_view)
+
+
+@router.get("/user-skills/{user_skill_id}", summary="Get a Toloker skill value")
+def get_user_skill(caller: RequesterDep, session: SessionDep, user_skill_id: str) -> WireJSONResponse:
+    return wire(skills.user_skill_view(skills.get_user_skill(session, caller.requester_id, user_skill_id)))
+
+
+@router.delete("/user-skills/{user_skill_id}", status_code=204, summary="Remove a skill from a Toloker")
+def delete_user_skill(caller: RequesterDep, session: SessionDep, user_skill_id: str) -> Response:
+    skills.do_delete_user_skill(session, caller.requester_id, user_skill_id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------------- bans
+
+
+@router.put("/user-restrictions", summary="Ban a Toloker (ALL_PROJECTS, PROJECT or POOL; optional will_expire)")
+def set_user_restriction(caller: RequesterDep, session: SessionDep, body: RestrictionSet) -> WireJSONResponse:
+    row, created = restrictions.do_set_restriction(session, caller.requester_id, body)
+    return wire(restrictions.restriction_view(row), status_code=201 if created else 200)
+
+
+@router.get("/user-restrictions", summary="List active bans")
+def find_user_restrictions(
+    caller: RequesterDep,
+    session: SessionDep,
+    paging: Paging,
+    scope: str | None = None,
+    user_id: str | None = None,
+    project_id: str | None = None,
+    pool_id: str | None = None,
+) -> WireJSONResponse:
+    items, more = restrictions.list_restrictions(
+        session, caller.requester_id, paging, scope=scope, user_id=user_id, project_id=project_id, pool_id=pool_id
+    )
+    return _page(items, more, restrictions.restriction_view)
+
+
+@router.get("/user-restrictions/{restriction_id}", summary="Get an active ban")
+def get_user_restriction(caller: RequesterDep, session: SessionDep, restriction_id: str) -> WireJSONResponse:
+    row = restrictions.get_restriction(session, caller.requester_id, restriction_id)
+    return wire(restrictions.restriction_view(row))
+
+
+@router.delete("/user-restrictions/{restriction_id}", status_code=204, summary="Lift a ban")
+def delete_user_restriction(caller: RequesterDep, session: SessionDep, restriction_id: str) -> Response:
+    restrictions.do_delete_restriction(session, caller.requester_id, restriction_id)
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------------- projects
+
+
+@router.post("/projects", status_code=201, summary="Create a project", openapi_extra=_OBJECT_BODY)
+def create_project(caller: RequesterDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
+    return wire(pools.project_view(pools.do_create_project(session, caller.requester_id, body)), status_code=201)
+
+
+@router.get("/projects", summary="List projects")
+def find_projects(
+    caller: RequesterDep, session: SessionDep, paging: Paging, status: str | None = None
+) -> WireJSONResponse:
+    items, more = pools.list_projects(session, caller.requester_id, paging, status=status)
+    return _page(items, more, pools.project_view)
+
+
+@router.get("/projects/{project_id}", summary="Get a project")
+def get_project(caller: RequesterDep, session: SessionDep, project_id: str) -> WireJSONResponse:
+    return wire(pools.project_view(pools.get_project(session, caller.requester_id, project_id)))
+
+
+# ------------------------------------------------------------------------------------------------- pools
+
+
+@router.post("/pools", status_code=201, summary="Create a pool (closed)", openapi_extra=_OBJECT_BODY)
+def create_pool(caller: RequesterDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
+    return wire(pools.pool_view(pools.do_create_pool(session, caller.requester_id, body)), status_code=201)
+
+
+@router.get("/pools", summary="List pools")
+def find_pools(
+    caller: RequesterDep,
+    session: SessionDep,
+    paging: Paging,
+    ranges: Annotated[TimeRanges, Depends(time_ranges("last_started"))],
+    status: str | None = None,
+    project_id: str | None = None,
+) -> WireJSONResponse:
+    items, more = pools.list_pools(session, caller.requester_id, paging, ranges, status=status, project_id=project_id)
+    return _page(items, more, pools.pool_view)
+
+
+@router.get("/pools/{pool_id}", summary="Get a pool")
+def get_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> WireJSONResponse:
+    return wire(pools.pool_view(pools.get_pool(session, caller.requester_id, pool_id)))
+
+
+@router.post("/pools/{pool_id}/open", status_code=204, summary="Open a pool (done when the answer arrives)")
+def open_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> Response:
+    pools.do_set_pool_status(session, caller.requester_id, pool_id, "OPEN")
+    return Response(status_code=204)
+
+
+@router.post("/pools/{pool_id}/close", status_code=204, summary="Close a pool (done when the answer arrives)")
+def close_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> Response:
+    pools.do_set_pool_status(session, caller.requester_id, pool_id, "CLOSED")
+    return Response(status_code=204)
+
+
+# ------------------------------------------------------------------------------------------------- assignments
+
+
+@router.get("/assignments", summary="List assignments")
+def find_assignments(
+    caller: RequesterDep,
+    session: SessionDep,
+    paging: Paging,
+    ranges: Annotated[TimeRanges, Depends(time_ranges(*assignments.TIME_FIELDS))],
+    status: str | None = Query(None, description="Comma-separated statuses"),
+    pool_id: str | None = None,
+    user_id: str | None = None,
+    task_suite_id: str | None = None,
+    task_id: str | None = None,
+) -> WireJSONResponse:
+    items, more = assignments.list_assignments(
+        session,
+        caller.requester_id,
+        paging,
+        ranges,
+        status=status,
+        pool_id=pool_id,
+        user_id=user_id,
+        task_suite_id=task_suite_id,
+        task_id=task_id,
+    )
+    return _page(items, more, assignments.assignment_view)
+
+
+@router.get("/assignments/{assignment_id}", summary="Get an assignment")
+def get_assignment(caller: RequesterDep, session: SessionDep, assignment_id: str) -> WireJSONResponse:
+    return wire(assignments.assignment_view(assignments.get_assignment(session, caller.requester_id, assignment_id)))
+
+
+@router.patch("/assignments/{assignment_id}", summary="Accept or reject an assignment")
+def review_assignment(
+    caller: RequesterDep, session: SessionDep, assignment_id: str, body: AssignmentPatch
+) -> WireJSONResponse:
+    row = assignments.do_review_assignment(session, caller.requester_id, assignment_id, body)
+    return wire(assignments.assignment_view(row))
+
+
+# ------------------------------------------------------------------------------------------------- audiences
+
+
+@router.post(
+    "/recipients/count",
+    response_model=RecipientsCounted,
+    summary="Dry run: how many Tolokers a DIRECT, FILTER or ALL message would reach, and who is left out",
+)
+def count_recipients(
+    caller: RequesterDep, session: SessionDep, settings: SettingsDep, body: RecipientsCount
+) -> WireJSONResponse:
+    req = AudienceRequest(
+        requester_id=caller.requester_id,
+        select_type=body.recipients_select_type,
+        recipients_ids=body.recipients_ids,
+        recipients_filter=body.recipients_filter,
+    )
+    counted = count_audience(session, req, min_started=settings.all_recipients_min_started)
+    result = RecipientsCounted.model_validate(
+        {
+            "count": counted.count,
+            "excluded": {"banned": counted.banned, "unknown": counted.unknown},
+            "unknown_ids": counted.unknown_ids if req.select_type == "DIRECT" else None,
+            "banned_ids": counted.banned_ids if req.select_type == "DIRECT" else None,
+        }
+    )
+    return wire(result)

@@ -1,0 +1,248 @@
+"""Projects and pools (Toloka's /projects and /pools). No HTTP, no commit.
+
+crowdpost does not run tasks, so a project or pool is mostly what the client sent: the
+fields we interpret have columns, everything else is kept in `spec` and returned as
+sent. Opening and closing a pool is immediate (the API answers 204) and publishes
+`PoolStatusChanged` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from crowdpost.errors import ConflictState, DoesNotExist, ValidationFailed, field_error, pydantic_field_errors
+from crowdpost.events import PoolStatusChanged, publish
+from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.pagination import ListParams
+from crowdpost.kit.timefmt import utcnow
+from crowdpost.models import Pool, Project
+from crowdpost.workforce.filters import parse_filter
+from crowdpost.workforce.listing import TimeRanges, fetch_page
+from crowdpost.workforce.skills import owner
+from crowdpost.workforce.spec import plain_json
+
+PROJECT_SORT = {"id": Project.id, "created": Project.created, "public_name": Project.public_name}
+POOL_SORT = {"id": Pool.id, "created": Pool.created, "last_started": Pool.last_started}
+_SERVER_FIELDS = {"id", "owner", "status", "created", "last_started", "last_stopped", "last_close_reason", "type"}
+
+
+class ProjectCreate(BaseModel):
+    """The fields of Toloka's ProjectFormV1 that crowdpost checks; the rest pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    public_name: str = Field(min_length=1, max_length=255)
+    public_description: str | None = None
+    task_spec: dict[str, Any] | None = None
+    assignments_issuing_type: str | None = None
+
+    @field_validator("task_spec")
+    @classmethod
+    def _typed_specs(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """toloka-kit cannot read back a field or view spec without a `type`."""
+        if value is None:
+            return value
+        for part in ("input_spec", "output_spec"):
+            fields = value.get(part, {})
+            if not isinstance(fields, dict) or not all(isinstance(f, dict) and "type" in f for f in fields.values()):
+                raise ValueError(f"every field of task_spec.{part} must be an object with a `type`")
+        view = value.get("view_spec")
+        if view is not None and not (isinstance(view, dict) and "type" in view):
+            raise ValueError("task_spec.view_spec must be an object with a `type`")
+        return value
+
+
+class PoolCreate(BaseModel):
+    """The fields of Toloka's PoolFormV1 that crowdpost checks; the rest pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    project_id: str = Field(min_length=1, max_length=64)
+    private_name: str = Field(min_length=1, max_length=255)
+    reward_per_assignment: Decimal | None = Field(None, ge=0, le=1000)
+    will_expire: datetime | None = None
+    assignment_max_duration_seconds: int | None = Field(None, ge=1)
+    filter: dict[str, Any] | None = None
+
+    @field_validator("project_id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def _parse(model: type[BaseModel], body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise ValidationFailed({"body": field_error("OBJECT_EXPECTED", "the body must be a JSON object")})
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise ValidationFailed(pydantic_field_errors(list(exc.errors()), strip_roots=False)) from exc
+
+
+def _spec(body: dict[str, Any], interpreted: set[str]) -> dict[str, Any]:
+    spec: dict[str, Any] = plain_json({k: v for k, v in body.items() if k not in interpreted | _SERVER_FIELDS})
+    return spec
+
+
+# ------------------------------------------------------------------------------------------------ projects
+
+
+def project_view(project: Project) -> dict[str, Any]:
+    view = dict(project.spec)
+    view.update(
+        id=format_id(project.id),
+        public_name=project.public_name,
+        status=project.status,
+        created=project.created,
+        owner=owner(project.requester_id),
+    )
+    return view
+
+
+def do_create_project(session: Session, requester_id: int, body: Any) -> Project:
+    parsed: ProjectCreate = _parse(ProjectCreate, body)
+    project = Project(
+        requester_id=requester_id,
+        public_name=parsed.public_name,
+        status="ACTIVE",
+        spec=_spec(body, {"public_name"}),
+        created=utcnow(),
+    )
+    session.add(project)
+    session.flush()
+    return project
+
+
+def get_project(session: Session, requester_id: int, project_id: str) -> Project:
+    number = parse_id(project_id)
+    project = session.get(Project, number) if number is not None else None
+    if project is None or project.requester_id != requester_id:
+        raise DoesNotExist(f"No project {project_id!r}")
+    return project
+
+
+def list_projects(
+    session: Session, requester_id: int, params: ListParams, *, status: str | None
+) -> tuple[Sequence[Project], bool]:
+    stmt = select(Project).where(Project.requester_id == requester_id)
+    if status is not None:
+        stmt = stmt.where(Project.status == status)
+    return fetch_page(session, stmt, params, id_column=Project.id, sort_fields=PROJECT_SORT)
+
+
+# ------------------------------------------------------------------------------------------------ pools
+
+
+def pool_view(pool: Pool) -> dict[str, Any]:
+    view = dict(pool.spec)
+    view.update(
+        id=format_id(pool.id),
+        project_id=format_id(pool.project_id),
+        private_name=pool.private_name,
+        status=pool.status,
+        created=pool.created,
+        owner=owner(pool.requester_id),
+        type="REGULAR",
+    )
+    for field in ("last_started", "last_stopped", "last_close_reason"):
+        if getattr(pool, field) is not None:
+            view[field] = getattr(pool, field)
+    return view
+
+
+def do_create_pool(session: Session, requester_id: int, body: Any) -> Pool:
+    parsed: PoolCreate = _parse(PoolCreate, body)
+    if parsed.filter is not None:
+        parse_filter(parsed.filter, path="filter")
+    try:
+        project = get_project(session, requester_id, parsed.project_id)
+    except DoesNotExist as exc:
+        raise ValidationFailed(
+            {"project_id": field_error("ENTITY_DOES_NOT_EXIST", "no such project of yours", parsed.project_id)}
+        ) from exc
+    pool = Pool(
+        requester_id=requester_id,
+        project_id=project.id,
+        private_name=parsed.private_name,
+        status="CLOSED",
+        spec=_spec(body, {"project_id", "private_name"}),
+        created=utcnow(),
+    )
+    session.add(pool)
+    session.flush()
+    return pool
+
+
+def get_pool(session: Session, requester_id: int, pool_id: str) -> Pool:
+    number = parse_id(pool_id)
+    pool = session.get(Pool, number) if number is not None else None
+    if pool is None or pool.requester_id != requester_id:
+        raise DoesNotExist(f"No pool {pool_id!r}")
+    return pool
+
+
+def list_pools(
+    session: Session,
+    requester_id: int,
+    params: ListParams,
+    ranges: TimeRanges,
+    *,
+    status: str | None,
+    project_id: str | None,
+) -> tuple[Sequence[Pool], bool]:
+    stmt = select(Pool).where(Pool.requester_id == requester_id)
+    if status is not None:
+        stmt = stmt.where(Pool.status == status)
+    if project_id is not None:
+        stmt = stmt.where(Pool.project_id == (parse_id(project_id) or -1))
+    return fetch_page(session, stmt, params, id_column=Pool.id, sort_fields=POOL_SORT, ranges=ranges)
+
+
+def do_set_pool_status(session: Session, requester_id: int, pool_id: str, new_status: str) -> bool:
+    """Open or close a pool; False when it already was. One conditional UPDATE, so two
+    concurrent calls change it (and publish the event) once."""
+    pool = get_pool(session, requester_id, pool_id)
+    if pool.status == new_status:
+        return False
+    if pool.status == "ARCHIVED":
+        raise ConflictState(
+            "An archived pool cannot be opened or closed",
+            code="INAPPROPRIATE_STATUS",
+            payload={"appropriate_statuses": ["OPEN", "CLOSED"]},
+        )
+    old_status = pool.status
+    now = utcnow()
+    values: dict[str, Any] = {"status": new_status}
+    if new_status == "OPEN":
+        values["last_started"] = now
+    else:
+        values.update(last_stopped=now, last_close_reason="MANUAL")
+    changed = session.execute(
+        update(Pool)
+        .where(Pool.id == pool.id, Pool.status == old_status)
+        .values(**values)
+        .returning(Pool.id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if changed is None:  # someone else changed it first
+        return False
+    session.refresh(pool)
+    publish(
+        session,
+        PoolStatusChanged(
+            requester_id=requester_id,
+            pool_id=pool.id,
+            project_id=pool.project_id,
+            old_status=old_status,
+            new_status=new_status,
+            reason=values.get("last_close_reason"),
+        ),
+    )
+    return True
