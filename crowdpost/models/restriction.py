@@ -24,9 +24,9 @@ class UserRestriction(Base):
             name="scope_matches_target",
         ),
         Index("ix_user_restrictions_requester_id_id", "requester_id", "id"),
-        # Audience exclusion: the active bans of one requester, user ids straight from the index.
-        Index("ix_user_restrictions_active", "requester_id", "deleted", "will_expire", "user_id"),
-        Index("ix_user_restrictions_user_id_requester_id", "user_id", "requester_id"),
+        # Audiences: "is this Toloker banned by R" probes and "R's banned Tolokers" range
+        # scans (in user_id order, for DISTINCT) both read only this index.
+        Index("ix_user_restrictions_requester_id_user_id", "requester_id", "user_id", "deleted", "will_expire"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

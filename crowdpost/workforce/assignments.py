@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
-from crowdpost.errors import ConflictState, DoesNotExist, ValidationFailed, field_error
+from crowdpost.errors import ConflictState, ValidationFailed, field_error
 from crowdpost.events import AssignmentReviewed, publish
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.money import from_micros
@@ -23,9 +23,9 @@ from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Assignment
 from crowdpost.workforce.listing import TimeRanges, fetch_page
+from crowdpost.workforce.owned import get_owned, owner
 from crowdpost.workforce.profile import AssignmentStatus
 from crowdpost.workforce.schemas import AssignmentPatch
-from crowdpost.workforce.skills import owner
 
 ASSIGNMENT_SORT = {
     "id": Assignment.id,
@@ -67,11 +67,7 @@ def assignment_view(row: Assignment) -> dict[str, Any]:
 
 
 def get_assignment(session: Session, requester_id: int, assignment_id: str) -> Assignment:
-    number = parse_id(assignment_id)
-    row = session.get(Assignment, number) if number is not None else None
-    if row is None or row.requester_id != requester_id:
-        raise DoesNotExist(f"No assignment {assignment_id!r}")
-    return row
+    return get_owned(session, Assignment, requester_id, assignment_id, "assignment")
 
 
 def _statuses(raw: str) -> list[str]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, case, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -78,22 +78,28 @@ def _join_sqlite(join: _ScanFirstJoin, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"
 
 
+def _active(stmt: Select[Any]) -> Select[Any]:
+    return stmt.where(
+        UserRestriction.deleted.is_(None),
+        or_(UserRestriction.will_expire.is_(None), UserRestriction.will_expire > db_utcnow()),
+    )
+
+
 def is_banned(requester_id: int, user_id: InstrumentedAttribute[str]) -> Exists:
     """`EXISTS` an active ban by this requester on the Toloker in `user_id`.
 
     A correlated EXISTS rather than `NOT IN (list)`: PostgreSQL turns it into a hashed
     anti-join at any size (a `NOT IN` list larger than work_mem is re-scanned per row),
     and SQLite answers it with one probe of (user_id, requester_id)."""
-    return (
-        select(UserRestriction.id)
-        .where(
-            UserRestriction.user_id == user_id,
-            UserRestriction.requester_id == requester_id,
-            UserRestriction.deleted.is_(None),
-            or_(UserRestriction.will_expire.is_(None), UserRestriction.will_expire > db_utcnow()),
-        )
-        .exists()
+    bans = select(UserRestriction.id).where(
+        UserRestriction.user_id == user_id, UserRestriction.requester_id == requester_id
     )
+    return _active(bans).exists()
+
+
+def banned_ids(requester_id: int) -> Select[str]:
+    """Each Toloker with an active ban by this requester, once."""
+    return _active(select(UserRestriction.user_id).where(UserRestriction.requester_id == requester_id)).distinct()
 
 
 def check_audience_request(req: AudienceRequest) -> None:
@@ -114,24 +120,29 @@ def check_audience_request(req: AudienceRequest) -> None:
         raise ValidationFailed({"recipients_filter": field_error("VALUE_REQUIRED", "FILTER needs recipients_filter")})
 
 
-def _candidates(req: AudienceRequest, min_started: int) -> Select[str]:
-    """The audience before bans are taken out."""
+def _candidates(req: AudienceRequest, min_started: int, *, only: ColumnElement[str] | None = None) -> Select[str]:
+    """The audience before bans are taken out. `only` (an outer query's column) narrows it
+    to one Toloker, compared on the driving table so each check is a key lookup."""
     check_audience_request(req)
     worked = RequesterToloker
     stmt = select(worked.user_id.label("user_id")).where(worked.requester_id == req.requester_id)
     if req.select_type == "ALL":
-        return stmt.where(worked.started_count >= min_started)
+        stmt = stmt.where(worked.started_count >= min_started)
+        return stmt if only is None else stmt.where(worked.user_id == only)
     stmt = stmt.where(worked.started_count >= 1)
     if req.select_type == "DIRECT":
         ids = list(dict.fromkeys(req.recipients_ids or ()))
-        return stmt.where(worked.user_id.in_(ids)) if ids else stmt.where(false())
+        stmt = stmt.where(worked.user_id.in_(ids)) if ids else stmt.where(false())
+        return stmt if only is None else stmt.where(worked.user_id == only)
     node = parse_filter(req.recipients_filter)
     if not uses_profile(node):
-        return stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=worked.user_id))
+        stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=worked.user_id))
+        return stmt if only is None else stmt.where(worked.user_id == only)
     on = (worked.requester_id == req.requester_id) & (worked.user_id == Toloker.id)
     stmt = stmt.select_from(_ScanFirstJoin(Toloker.__table__, worked.__table__, on))
     # Sub-selects correlate with the scanned table, so SQLite checks them before probing.
-    return stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=Toloker.id))
+    stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=Toloker.id))
+    return stmt if only is None else stmt.where(Toloker.id == only)
 
 
 def audience_select(req: AudienceRequest, *, min_started: int) -> Select[str]:
@@ -142,22 +153,37 @@ def audience_select(req: AudienceRequest, *, min_started: int) -> Select[str]:
 
 
 def count_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudienceCount:
-    """How many would receive, and who is left out and why; one query either way."""
-    candidates = _candidates(req, min_started)
-    banned_flag = is_banned(req.requester_id, RequesterToloker.user_id)
+    """How many would receive, and who is left out and why; one statement either way.
+
+    ALL/FILTER: two scalar sub-selects, each planned on its own: the audience itself, and
+    this requester's banned Tolokers that are candidates (a few key lookups per ban)."""
     if req.select_type == "DIRECT":
-        rows = session.execute(candidates.add_columns(banned_flag.label("banned"))).all()
-        found = {row.user_id: bool(row.banned) for row in rows}
-        wanted = list(dict.fromkeys(req.recipients_ids or ()))
-        unknown_ids = [uid for uid in wanted if uid not in found]
-        banned_ids = [uid for uid in wanted if found.get(uid)]
-        return AudienceCount(
-            count=len(found) - len(banned_ids),
-            banned=len(banned_ids),
-            unknown=len(unknown_ids),
-            unknown_ids=unknown_ids,
-            banned_ids=banned_ids,
+        return _count_direct(session, req, min_started)
+    receiving = select(func.count()).select_from(audience_select(req, min_started=min_started).subquery())
+    bans = banned_ids(req.requester_id).subquery()
+    left_out = select(func.count()).where(_candidates(req, min_started, only=bans.c.user_id).exists())
+    count, banned = session.execute(
+        select(receiving.scalar_subquery(), left_out.select_from(bans).scalar_subquery())
+    ).one()
+    return AudienceCount(count=int(count), banned=int(banned), unknown=0, unknown_ids=[], banned_ids=[])
+
+
+def _count_direct(session: Session, req: AudienceRequest, min_started: int) -> AudienceCount:
+    candidates = _candidates(req, min_started).subquery()
+    bans = banned_ids(req.requester_id).subquery()
+    rows = session.execute(
+        select(candidates.c.user_id, bans.c.user_id.is_not(None)).select_from(
+            candidates.outerjoin(bans, bans.c.user_id == candidates.c.user_id)
         )
-    inner = candidates.add_columns(case((banned_flag, 1), else_=0).label("banned")).subquery()
-    total, banned = session.execute(select(func.count(), func.coalesce(func.sum(inner.c.banned), 0))).one()
-    return AudienceCount(count=int(total) - int(banned), banned=int(banned), unknown=0, unknown_ids=[], banned_ids=[])
+    ).all()
+    found = {user_id: bool(banned) for user_id, banned in rows}
+    wanted = list(dict.fromkeys(req.recipients_ids or ()))
+    unknown_ids = [uid for uid in wanted if uid not in found]
+    banned_list = [uid for uid in wanted if found.get(uid)]
+    return AudienceCount(
+        count=len(found) - len(banned_list),
+        banned=len(banned_list),
+        unknown=len(unknown_ids),
+        unknown_ids=unknown_ids,
+        banned_ids=banned_list,
+    )

@@ -7,11 +7,10 @@
 type) and raises ValidationFailed naming the path of the first problem, e.g.
 `recipients_filter.and.1.or.0.value`. `compile_filter` turns the parsed tree into a
 single SQLAlchemy boolean expression: profile and computed keys are column comparisons
-on `tolokers`, languages are `EXISTS` probes of the (user_id, language) key, skills are
-`IN (SELECT user_id ...)` over a covering (requester, skill, value) index, evaluated
-once per statement. Nothing is loaded into Python.
+on `tolokers`, languages and skills are sub-selects over covering indexes (see
+`compile_filter` for which form where). Nothing is loaded into Python.
 
-Semantics (documented in the API description too):
+Semantics (also in the description of `POST /api/v1/recipients/count`):
 - `NE` is exactly the complement of `EQ`, and `NOT_IN` of `IN`: a Toloker whose value
   is unknown (NULL, or no such skill) matches `NE`/`NOT_IN` and never `EQ`/`IN`.
 - `GT GTE LT LTE` only match Tolokers that have a value.
@@ -41,7 +40,6 @@ from crowdpost.workforce.sqlclock import db_utcnow
 
 MAX_FILTER_CHARS = 10_000
 MAX_DEPTH = 32
-SKILL_MICROS = 1_000_000
 UNKNOWN = "UNKNOWN"
 
 

@@ -9,15 +9,13 @@ sent. Opening and closing a pool is immediate (the API answers 204) and publishe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crowdpost.errors import ConflictState, DoesNotExist, ValidationFailed, field_error, pydantic_field_errors
+from crowdpost.errors import ConflictState, ValidationFailed, field_error, pydantic_field_errors
 from crowdpost.events import PoolStatusChanged, publish
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.pagination import ListParams
@@ -25,56 +23,13 @@ from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Pool, Project
 from crowdpost.workforce.filters import parse_filter
 from crowdpost.workforce.listing import TimeRanges, fetch_page
-from crowdpost.workforce.skills import owner
+from crowdpost.workforce.owned import get_owned, get_referenced, owner
+from crowdpost.workforce.schemas import PoolCreate, ProjectCreate
 from crowdpost.workforce.spec import plain_json
 
 PROJECT_SORT = {"id": Project.id, "created": Project.created, "public_name": Project.public_name}
 POOL_SORT = {"id": Pool.id, "created": Pool.created, "last_started": Pool.last_started}
 _SERVER_FIELDS = {"id", "owner", "status", "created", "last_started", "last_stopped", "last_close_reason", "type"}
-
-
-class ProjectCreate(BaseModel):
-    """The fields of Toloka's ProjectFormV1 that crowdpost checks; the rest pass through."""
-
-    model_config = ConfigDict(extra="allow")
-
-    public_name: str = Field(min_length=1, max_length=255)
-    public_description: str | None = None
-    task_spec: dict[str, Any] | None = None
-    assignments_issuing_type: str | None = None
-
-    @field_validator("task_spec")
-    @classmethod
-    def _typed_specs(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        """toloka-kit cannot read back a field or view spec without a `type`."""
-        if value is None:
-            return value
-        for part in ("input_spec", "output_spec"):
-            fields = value.get(part, {})
-            if not isinstance(fields, dict) or not all(isinstance(f, dict) and "type" in f for f in fields.values()):
-                raise ValueError(f"every field of task_spec.{part} must be an object with a `type`")
-        view = value.get("view_spec")
-        if view is not None and not (isinstance(view, dict) and "type" in view):
-            raise ValueError("task_spec.view_spec must be an object with a `type`")
-        return value
-
-
-class PoolCreate(BaseModel):
-    """The fields of Toloka's PoolFormV1 that crowdpost checks; the rest pass through."""
-
-    model_config = ConfigDict(extra="allow")
-
-    project_id: str = Field(min_length=1, max_length=64)
-    private_name: str = Field(min_length=1, max_length=255)
-    reward_per_assignment: Decimal | None = Field(None, ge=0, le=1000)
-    will_expire: datetime | None = None
-    assignment_max_duration_seconds: int | None = Field(None, ge=1)
-    filter: dict[str, Any] | None = None
-
-    @field_validator("project_id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 def _parse(model: type[BaseModel], body: Any) -> Any:
@@ -121,11 +76,7 @@ def do_create_project(session: Session, requester_id: int, body: Any) -> Project
 
 
 def get_project(session: Session, requester_id: int, project_id: str) -> Project:
-    number = parse_id(project_id)
-    project = session.get(Project, number) if number is not None else None
-    if project is None or project.requester_id != requester_id:
-        raise DoesNotExist(f"No project {project_id!r}")
-    return project
+    return get_owned(session, Project, requester_id, project_id, "project")
 
 
 def list_projects(
@@ -161,12 +112,7 @@ def do_create_pool(session: Session, requester_id: int, body: Any) -> Pool:
     parsed: PoolCreate = _parse(PoolCreate, body)
     if parsed.filter is not None:
         parse_filter(parsed.filter, path="filter")
-    try:
-        project = get_project(session, requester_id, parsed.project_id)
-    except DoesNotExist as exc:
-        raise ValidationFailed(
-            {"project_id": field_error("ENTITY_DOES_NOT_EXIST", "no such project of yours", parsed.project_id)}
-        ) from exc
+    project = get_referenced(session, Project, requester_id, parsed.project_id, "project_id")
     pool = Pool(
         requester_id=requester_id,
         project_id=project.id,
@@ -181,11 +127,7 @@ def do_create_pool(session: Session, requester_id: int, body: Any) -> Pool:
 
 
 def get_pool(session: Session, requester_id: int, pool_id: str) -> Pool:
-    number = parse_id(pool_id)
-    pool = session.get(Pool, number) if number is not None else None
-    if pool is None or pool.requester_id != requester_id:
-        raise DoesNotExist(f"No pool {pool_id!r}")
-    return pool
+    return get_owned(session, Pool, requester_id, pool_id, "pool")
 
 
 def list_pools(

@@ -18,8 +18,9 @@ from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
-from crowdpost.models import Pool, Project, Toloker, UserRestriction
+from crowdpost.models import Pool, Project, UserRestriction
 from crowdpost.workforce.listing import fetch_page
+from crowdpost.workforce.owned import get_referenced, require_toloker
 from crowdpost.workforce.schemas import RestrictionScope, RestrictionSet
 from crowdpost.workforce.sqlclock import db_utcnow
 
@@ -47,17 +48,6 @@ def _active(stmt: Select[Any]) -> Select[Any]:
     )
 
 
-def _owned(session: Session, model: type[Project] | type[Pool], requester_id: int, text: str | None, field: str) -> int:
-    number = parse_id(text) if text is not None else None
-    found: int | None = None
-    if number is not None:
-        stmt = select(model.id).where(model.id == number, model.requester_id == requester_id)
-        found = session.execute(stmt).scalar_one_or_none()
-    if found is None:
-        raise ValidationFailed({field: field_error("ENTITY_DOES_NOT_EXIST", f"no such {field[:-3]} of yours", text)})
-    return found
-
-
 def _target(session: Session, requester_id: int, body: RestrictionSet) -> tuple[int | None, int | None]:
     """(project id, pool id) the ban applies to, checked against its scope."""
     if body.scope is RestrictionScope.SYSTEM:
@@ -72,16 +62,14 @@ def _target(session: Session, requester_id: int, body: RestrictionSet) -> tuple[
     if body.scope is RestrictionScope.PROJECT:
         if body.pool_id is not None:
             raise ValidationFailed({"pool_id": field_error("VALUE_NOT_ALLOWED", "PROJECT bans take no pool_id")})
-        return _owned(session, Project, requester_id, body.project_id, "project_id"), None
-    pool_id = _owned(session, Pool, requester_id, body.pool_id, "pool_id")
-    return None, pool_id
+        return get_referenced(session, Project, requester_id, body.project_id, "project_id").id, None
+    return None, get_referenced(session, Pool, requester_id, body.pool_id, "pool_id").id
 
 
 def do_set_restriction(session: Session, requester_id: int, body: RestrictionSet) -> tuple[UserRestriction, bool]:
     """The ban and whether it was created (False: an active one was updated)."""
     project_id, pool_id = _target(session, requester_id, body)
-    if session.get(Toloker, body.user_id) is None:
-        raise ValidationFailed({"user_id": field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker", body.user_id)})
+    require_toloker(session, body.user_id)
     try:
         will_expire = to_naive_utc(body.will_expire) if body.will_expire else None
     except OverflowError as exc:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
 
 from crowdpost.kit.schemas import LangText, LanguageCode
 from crowdpost.workforce.profile import (
@@ -145,7 +145,13 @@ class AssignmentOut(BaseModel):
 # Requester API (`/api/v1`): Toloka's wire shapes. Unknown fields of skills, projects and pools
 # are kept in `spec` and returned; the fields crowdpost interprets are validated here.
 
-ReqId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+def _id_as_text(value: Any) -> Any:
+    """Toloka's examples send ids as JSON numbers too; they are strings on the wire."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+ReqId = Annotated[str, BeforeValidator(_id_as_text), StringConstraints(min_length=1, max_length=64)]
 
 
 class SkillCreate(BaseModel):
@@ -173,11 +179,6 @@ class UserSkillSet(BaseModel):
     value: Decimal = Field(ge=0, le=100)
     reason: str | None = Field(None, max_length=4096)
 
-    @field_validator("skill_id", "user_id", mode="before")
-    @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
-
 
 class RestrictionScope(StrEnum):
     ALL_PROJECTS = "ALL_PROJECTS"
@@ -198,10 +199,44 @@ class RestrictionSet(BaseModel):
     private_comment: str | None = Field(None, max_length=499)
     will_expire: datetime | None = None
 
-    @field_validator("project_id", "pool_id", mode="before")
+
+class ProjectCreate(BaseModel):
+    """The fields of Toloka's ProjectFormV1 that crowdpost checks; the rest pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    public_name: str = Field(min_length=1, max_length=255)
+    public_description: str | None = None
+    task_spec: dict[str, Any] | None = None
+    assignments_issuing_type: str | None = None
+
+    @field_validator("task_spec")
     @classmethod
-    def _id_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    def _typed_specs(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """toloka-kit cannot read back a field or view spec without a `type`."""
+        if value is None:
+            return value
+        for part in ("input_spec", "output_spec"):
+            fields = value.get(part, {})
+            if not isinstance(fields, dict) or not all(isinstance(f, dict) and "type" in f for f in fields.values()):
+                raise ValueError(f"every field of task_spec.{part} must be an object with a `type`")
+        view = value.get("view_spec")
+        if view is not None and not (isinstance(view, dict) and "type" in view):
+            raise ValueError("task_spec.view_spec must be an object with a `type`")
+        return value
+
+
+class PoolCreate(BaseModel):
+    """The fields of Toloka's PoolFormV1 that crowdpost checks; the rest pass through."""
+
+    model_config = ConfigDict(extra="allow")
+
+    project_id: ReqId
+    private_name: str = Field(min_length=1, max_length=255)
+    reward_per_assignment: Decimal | None = Field(None, ge=0, le=1000)
+    will_expire: datetime | None = None
+    assignment_max_duration_seconds: int | None = Field(None, ge=1)
+    filter: dict[str, Any] | None = None
 
 
 class AssignmentPatch(BaseModel):

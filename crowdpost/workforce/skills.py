@@ -22,18 +22,15 @@ from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.money import MICROS, MoneyError, to_micros
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import Skill, Toloker, UserSkill, UserSkillChange
+from crowdpost.models import Skill, UserSkill, UserSkillChange
 from crowdpost.workforce.listing import TimeRanges, fetch_page
+from crowdpost.workforce.owned import get_owned, get_referenced, owner, require_toloker
 from crowdpost.workforce.schemas import SkillCreate, UserSkillSet
 from crowdpost.workforce.spec import plain_json
 from crowdpost.workforce.sqlclock import db_utcnow
 
 SKILL_SORT = {"id": Skill.id, "created": Skill.created}
 USER_SKILL_SORT = {"id": UserSkill.id, "created": UserSkill.created, "modified": UserSkill.modified}
-
-
-def owner(requester_id: int) -> dict[str, Any]:
-    return {"id": format_id(requester_id), "myself": True}
 
 
 def skill_view(skill: Skill) -> dict[str, Any]:
@@ -67,11 +64,7 @@ def do_create_skill(session: Session, requester_id: int, body: SkillCreate) -> S
 
 
 def get_skill(session: Session, requester_id: int, skill_id: str) -> Skill:
-    number = parse_id(skill_id)
-    skill = session.get(Skill, number) if number is not None else None
-    if skill is None or skill.requester_id != requester_id:
-        raise DoesNotExist(f"No skill {skill_id!r}")
-    return skill
+    return get_owned(session, Skill, requester_id, skill_id, "skill")
 
 
 def list_skills(
@@ -112,14 +105,8 @@ def _live(stmt: Select[Any]) -> Select[Any]:
 
 def do_set_user_skill(session: Session, requester_id: int, body: UserSkillSet) -> UserSkill:
     """Insert or update the value, and record the change."""
-    try:
-        skill = get_skill(session, requester_id, body.skill_id)
-    except DoesNotExist as exc:
-        raise ValidationFailed(
-            {"skill_id": field_error("ENTITY_DOES_NOT_EXIST", "no such skill of yours", body.skill_id)}
-        ) from exc
-    if session.get(Toloker, body.user_id) is None:
-        raise ValidationFailed({"user_id": field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker", body.user_id)})
+    skill = get_referenced(session, Skill, requester_id, body.skill_id, "skill_id")
+    require_toloker(session, body.user_id)
     try:
         micros = to_micros(body.value)
     except MoneyError as exc:

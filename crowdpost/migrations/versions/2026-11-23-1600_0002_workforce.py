@@ -111,10 +111,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("user_restrictions", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_user_restrictions_active", ["requester_id", "deleted", "will_expire", "user_id"], unique=False
+            "ix_user_restrictions_requester_id_user_id",
+            ["requester_id", "user_id", "deleted", "will_expire"],
+            unique=False,
         )
         batch_op.create_index("ix_user_restrictions_requester_id_id", ["requester_id", "id"], unique=False)
-        batch_op.create_index("ix_user_restrictions_user_id_requester_id", ["user_id", "requester_id"], unique=False)
 
     with op.batch_alter_table("assignments", schema=None) as batch_op:
         batch_op.add_column(sa.Column("solutions", _JSON, nullable=True))

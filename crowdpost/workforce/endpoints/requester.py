@@ -233,10 +233,30 @@ def review_assignment(
 # ------------------------------------------------------------------------------------------------- audiences
 
 
+_AUDIENCE_RULES = """
+- `ALL`: Tolokers who started at least `CROWDPOST_ALL_RECIPIENTS_MIN_STARTED` (default 2) of your tasks.
+- `FILTER`: Tolokers who started at least one of your tasks and match `recipients_filter`
+  (Toloka filter JSON: `and`/`or` groups to any depth, leaves `{category, key, operator, value}`;
+  at most 10,000 characters).
+- `DIRECT`: the given ids that are Tolokers who started at least one of your tasks; the others
+  are reported in `unknown_ids`.
+- Any active ban you set (not lifted, `will_expire` empty or in the future), whatever its scope,
+  leaves the Toloker out; they are counted in `excluded.banned`.
+
+Filter semantics: `NE`/`NOT_IN` are the exact complements of `EQ`/`IN`, so a Toloker whose value
+is unknown matches `NE` and never `EQ`; `GT`/`GTE`/`LT`/`LTE` need a value. A skill condition with
+`value: null` and `EQ` means "has no value for this skill" (`NE`: has one); values past the
+skill's TTL count as unset; only your own skills are visible. `UNKNOWN` as the value of an
+enumerated computed key means "not detected". A bad filter is a 400 `VALIDATION_ERROR` whose
+payload names the path, e.g. `recipients_filter.and.1.or.0.value`.
+"""
+
+
 @router.post(
     "/recipients/count",
     response_model=RecipientsCounted,
     summary="Dry run: how many Tolokers a DIRECT, FILTER or ALL message would reach, and who is left out",
+    description=_AUDIENCE_RULES,
 )
 def count_recipients(
     caller: RequesterDep, session: SessionDep, settings: SettingsDep, body: RecipientsCount

@@ -1,0 +1,48 @@
+"""Looking up a requester's own objects by public id, and the `owner` block Toloka returns."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.orm import Session
+
+from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
+from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.models import Toloker
+
+
+class _Owned(Protocol):
+    requester_id: int
+
+
+T = TypeVar("T", bound=_Owned)
+
+
+def owner(requester_id: int) -> dict[str, Any]:
+    return {"id": format_id(requester_id), "myself": True}
+
+
+def get_referenced(session: Session, model: type[T], requester_id: int, public_id: str | None, field: str) -> T:
+    """The same lookup for an id inside a request body: a 400 naming `field` instead."""
+    try:
+        return get_owned(session, model, requester_id, public_id or "", field)
+    except DoesNotExist as exc:
+        problem = field_error(
+            "ENTITY_DOES_NOT_EXIST", f"no {field.removesuffix('_id')} of yours has this id", public_id
+        )
+        raise ValidationFailed({field: problem}) from exc
+
+
+def require_toloker(session: Session, user_id: str, field: str = "user_id") -> None:
+    if session.get(Toloker, user_id) is None:
+        raise ValidationFailed({field: field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker", user_id)})
+
+
+def get_owned(session: Session, model: type[T], requester_id: int, public_id: str, what: str) -> T:
+    """The row behind `public_id` if this requester owns it; otherwise 404, also for
+    another requester's row, so ids never reveal what exists."""
+    number = parse_id(public_id)
+    row = session.get(model, number) if number is not None else None
+    if row is None or row.requester_id != requester_id:
+        raise DoesNotExist(f"No {what} {public_id!r}")
+    return row
