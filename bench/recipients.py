@@ -319,16 +319,18 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[Any, float]:
     return results, statistics.median(times)
 
 
-def measure(db: Database, backend: str, repeat: int) -> list[Row]:
+def measure(db: Database, backend: str, repeat: int, n: int) -> list[Row]:
     rows = []
     with db.transaction(write=False) as session:
         for name, sql in BASELINES:
             total, ms = timed(lambda sql=sql: session.execute(text(sql)).scalar_one(), repeat)
             rows.append(Row(backend, f"baseline: {name}", int(total), 0, ms))
-        for name, select_type, flt in CASES:
-            req = AudienceRequest(REQUESTER, select_type, recipients_filter=flt)
-            result, ms = timed(lambda req=req: count_audience(session, req, min_started=MIN_STARTED), repeat)
-            rows.append(Row(backend, name, result.count, result.banned, ms))
+        small = f"requester with {len(range(0, n, 100)):,} Tolokers: "
+        for requester, prefix in ((REQUESTER, ""), (OTHER_REQUESTER, small)):
+            for name, select_type, flt in CASES if requester == REQUESTER else [CASES[1], CASES[4]]:
+                req = AudienceRequest(requester, select_type, recipients_filter=flt)
+                result, ms = timed(lambda req=req: count_audience(session, req, min_started=MIN_STARTED), repeat)
+                rows.append(Row(backend, prefix + name, result.count, result.banned, ms))
     return rows
 
 
@@ -353,7 +355,7 @@ def run_backend(backend: str, n: int, repeat: int, workdir: Path) -> tuple[list[
         build_s = time.perf_counter() - start
         print(f"[{backend}] built in {build_s:.1f} s: {sizes}", flush=True)
         db = Database(engine)
-        rows = measure(db, backend, repeat)
+        rows = measure(db, backend, repeat, n)
         db.dispose()
         print(table(rows), flush=True)
         return rows, {"build_s": build_s, "sizes": sizes}
@@ -393,6 +395,23 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # run the `finally` blocks: stop PostgreSQL, drop the temp dir
 
 
+NOTES = """\
+How to read it: every Toloker here worked for the main requester, so its audiences are drawn
+from all 1,000,000 (the worst case). ALL is one range scan of a covering index. For such a
+requester a filter on profile columns reads `tolokers` once (the table-scan baseline is that
+floor) and then pays an index probe per surviving Toloker for each sub-select (languages,
+skills), the "worked for you" check and the ban check, so its cost follows how many Tolokers
+survive the column conditions, not the size of the result. A requester with at most 20,000
+Tolokers (`LARGE_AUDIENCE`; the second requester here has 10,000) gets the other plan: walk
+their own Tolokers and look each profile up by key.
+The "nested" case is built to be heavy: its column conditions keep 60 % of the table, so it
+pays about 750,000 probes; it is the one that misses 1 s on SQLite. On PostgreSQL the same
+statements run as hash joins and hashed sub-plans; its per-row cost is higher here than
+SQLite's in-process probes, so the profile filters are slower there (no tuning beyond the
+defaults of the embedded server: work_mem 4 MB, at most 2 parallel workers).
+"""
+
+
 def main() -> None:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -415,12 +434,14 @@ def main() -> None:
         f"{b}: built in {info['build_s']:.0f} s, " + ", ".join(f"{k} {v:,}" for k, v in info["sizes"].items())
         for b, info in builds.items()
     )
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     body = (
         f"{SECTION}\n\n"
         f"`bench/recipients.py --tolokers {args.tolokers} --backend {args.backend}`, {time.strftime('%Y-%m-%d')},"
-        f" {os.cpu_count()} cores; median of {args.repeat} runs of `count_audience` (one SQL statement each),"
-        " inside one read transaction, after ANALYZE. Target: ≤ 1 s each on SQLite.\n\n"
-        f"{report}\n\nRows: {sizes}.\n"
+        f" {os.cpu_count()} cores, load average at the end {load}; median of {args.repeat} runs of"
+        " `count_audience` (one SQL statement each: the audience and its banned part as two scalar"
+        " sub-selects), inside one read transaction, after ANALYZE. Target: ≤ 1 s each on SQLite.\n\n"
+        f"{report}\n\nRows: {sizes}.\n\n{NOTES}"
     )
     write_results(body)
     print(f"wrote {RESULTS.relative_to(ROOT)}")

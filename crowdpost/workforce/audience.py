@@ -52,25 +52,30 @@ class AudienceCount:
     banned_ids: list[str]  # DIRECT only
 
 
-class _ScanFirstJoin(Join):
-    """`tolokers JOIN requester_tolokers`, scanning `tolokers` first on SQLite.
+# A requester with more Tolokers than this gets the "scan tolokers" plan on SQLite.
+LARGE_AUDIENCE = 20_000
 
-    SQLite's planner cannot tell how selective profile conditions are and otherwise
-    probes `tolokers` by its text key once per Toloker the requester ever had. Reading
-    the table once and probing `requester_tolokers` (a covering index) only for the rows
-    that passed the column conditions bounds the cost by one table scan (`CROSS JOIN`
-    is SQLite's documented way to fix the loop order). PostgreSQL plans it itself."""
+
+class _OrderedJoin(Join):
+    """An inner join whose left side is the outer loop on SQLite (`CROSS JOIN` is SQLite's
+    documented way to fix the loop order); a plain JOIN elsewhere.
+
+    SQLite cannot tell how selective profile conditions are, so the audience query picks
+    the order itself (see `_candidates`): for a requester with many Tolokers it reads
+    `tolokers` once and probes `requester_tolokers` only for rows that passed the column
+    conditions, bounding the cost by one table scan; for a requester with few it walks
+    their Tolokers and looks each profile up by key. PostgreSQL plans either itself."""
 
     inherit_cache = True
 
 
-@compiles(_ScanFirstJoin)
-def _join_default(join: _ScanFirstJoin, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_OrderedJoin)
+def _join_default(join: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
     return str(compiler.visit_join(join, **kw))  # type: ignore[no-untyped-call]
 
 
-@compiles(_ScanFirstJoin, "sqlite")
-def _join_sqlite(join: _ScanFirstJoin, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(_OrderedJoin, "sqlite")
+def _join_sqlite(join: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
     assert join.onclause is not None
     kw["asfrom"] = True
     left = join.left._compiler_dispatch(compiler, **kw)
@@ -120,7 +125,17 @@ def check_audience_request(req: AudienceRequest) -> None:
         raise ValidationFailed({"recipients_filter": field_error("VALUE_REQUIRED", "FILTER needs recipients_filter")})
 
 
-def _candidates(req: AudienceRequest, min_started: int, *, only: ColumnElement[str] | None = None) -> Select[str]:
+def is_large_audience(session: Session, requester_id: int) -> bool:
+    """Whether the requester has more than LARGE_AUDIENCE Tolokers (reads at most that many
+    index entries): the hint `audience_select` takes to choose its plan."""
+    capped = select(RequesterToloker.user_id).where(RequesterToloker.requester_id == requester_id)
+    seen = session.execute(select(func.count()).select_from(capped.limit(LARGE_AUDIENCE + 1).subquery()))
+    return int(seen.scalar_one()) > LARGE_AUDIENCE
+
+
+def _candidates(
+    req: AudienceRequest, min_started: int, *, only: ColumnElement[str] | None = None, large: bool = True
+) -> Select[str]:
     """The audience before bans are taken out. `only` (an outer query's column) narrows it
     to one Toloker, compared on the driving table so each check is a key lookup."""
     check_audience_request(req)
@@ -139,17 +154,23 @@ def _candidates(req: AudienceRequest, min_started: int, *, only: ColumnElement[s
         stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=worked.user_id))
         return stmt if only is None else stmt.where(worked.user_id == only)
     on = (worked.requester_id == req.requester_id) & (worked.user_id == Toloker.id)
-    stmt = stmt.select_from(_ScanFirstJoin(Toloker.__table__, worked.__table__, on))
-    # Sub-selects correlate with the scanned table, so SQLite checks them before probing.
-    stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=Toloker.id))
-    return stmt if only is None else stmt.where(Toloker.id == only)
+    if large:  # scan tolokers; sub-selects correlate with it, so SQLite runs them before the probe
+        stmt = stmt.select_from(_OrderedJoin(Toloker.__table__, worked.__table__, on))
+        stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=Toloker.id))
+        return stmt if only is None else stmt.where(Toloker.id == only)
+    stmt = stmt.select_from(_OrderedJoin(worked.__table__, Toloker.__table__, on))
+    stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=worked.user_id))
+    return stmt if only is None else stmt.where(worked.user_id == only)
 
 
-def audience_select(req: AudienceRequest, *, min_started: int) -> Select[str]:
+def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:
     """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded.
 
+    `large=False` (from `is_large_audience`) lets SQLite walk a small requester's own
+    Tolokers instead of scanning every Toloker; the result is the same either way.
     Raises ValidationFailed (naming the path inside the filter) for bad requests."""
-    return _candidates(req, min_started).where(~is_banned(req.requester_id, RequesterToloker.user_id))
+    candidates = _candidates(req, min_started, large=large)
+    return candidates.where(~is_banned(req.requester_id, RequesterToloker.user_id))
 
 
 def count_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudienceCount:
@@ -159,9 +180,11 @@ def count_audience(session: Session, req: AudienceRequest, *, min_started: int) 
     this requester's banned Tolokers that are candidates (a few key lookups per ban)."""
     if req.select_type == "DIRECT":
         return _count_direct(session, req, min_started)
-    receiving = select(func.count()).select_from(audience_select(req, min_started=min_started).subquery())
+    large = req.select_type == "FILTER" and is_large_audience(session, req.requester_id)
+    audience = audience_select(req, min_started=min_started, large=large)
+    receiving = select(func.count()).select_from(audience.subquery())
     bans = banned_ids(req.requester_id).subquery()
-    left_out = select(func.count()).where(_candidates(req, min_started, only=bans.c.user_id).exists())
+    left_out = select(func.count()).where(_candidates(req, min_started, only=bans.c.user_id, large=large).exists())
     count, banned = session.execute(
         select(receiving.scalar_subquery(), left_out.select_from(bans).scalar_subquery())
     ).one()

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
 from crowdpost.db import Database
+from crowdpost.workforce import audience
 from crowdpost.workforce.audience import AudienceRequest, audience_select, count_audience
 from tests.fixtures.factories import Admin
 from tests.workforce.conftest import Workplace, make_workplace, worked
@@ -55,10 +56,13 @@ def test_direct_reports_unknown_and_banned_ids(admin: Admin, workplace: Workplac
     }
 
 
+@pytest.mark.parametrize("plan", ["walk the requester's Tolokers", "scan all Tolokers"])
 @pytest.mark.parametrize("scope", ["ALL_PROJECTS", "PROJECT", "POOL"])
 def test_an_active_ban_of_any_scope_excludes_from_every_audience(
-    admin: Admin, workplace: Workplace, scope: str
+    admin: Admin, workplace: Workplace, scope: str, plan: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if plan == "scan all Tolokers":
+        monkeypatch.setattr(audience, "LARGE_AUDIENCE", 0)
     ids = crowd(admin, 3)
     worked(admin, workplace.pool_id, ids, times=2)
     target = {"PROJECT": {"project_id": workplace.project_id}, "POOL": {"pool_id": workplace.new_pool()}}

@@ -81,9 +81,13 @@ class Crowd:
     foreign_skill: str  # another requester's skill
 
     def select(self, flt: dict[str, Any]) -> set[str]:
+        """The audience, checked to be the same under both query plans."""
         req = AudienceRequest(int(self.workplace.requester.id), "FILTER", recipients_filter=flt)
         with self.db.transaction(write=False) as session:
-            return set(session.execute(audience_select(req, min_started=2)).scalars())
+            scanned = set(session.execute(audience_select(req, min_started=2, large=True)).scalars())
+            walked = set(session.execute(audience_select(req, min_started=2, large=False)).scalars())
+        assert scanned == walked, flt
+        return scanned
 
     def expected(self, flt: dict[str, Any]) -> set[str]:
         return {uid for uid in self.eligible if _matches(flt, self.people[uid], self, uid)}
