@@ -29,7 +29,7 @@ from sqlalchemy.sql.selectable import Exists, Join
 
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.models import RequesterToloker, Toloker, UserRestriction
-from crowdpost.workforce.filters import compile_filter, parse_filter, uses_profile
+from crowdpost.workforce.filters import UserIdColumn, compile_filter, parse_filter, uses_profile
 from crowdpost.workforce.sqlclock import db_utcnow
 
 SELECT_TYPES = ("DIRECT", "FILTER", "ALL")
@@ -141,26 +141,29 @@ def _candidates(
     check_audience_request(req)
     worked = RequesterToloker
     stmt = select(worked.user_id.label("user_id")).where(worked.requester_id == req.requester_id)
+    key: UserIdColumn = worked.user_id  # the Toloker id of the driving table
     if req.select_type == "ALL":
         stmt = stmt.where(worked.started_count >= min_started)
-        return stmt if only is None else stmt.where(worked.user_id == only)
-    stmt = stmt.where(worked.started_count >= 1)
-    if req.select_type == "DIRECT":
+    elif req.select_type == "DIRECT":
         ids = list(dict.fromkeys(req.recipients_ids or ()))
-        stmt = stmt.where(worked.user_id.in_(ids)) if ids else stmt.where(false())
-        return stmt if only is None else stmt.where(worked.user_id == only)
+        stmt = stmt.where(worked.started_count >= 1, worked.user_id.in_(ids) if ids else false())
+    else:
+        stmt, key = _filtered(stmt.where(worked.started_count >= 1), req, large=large)
+    return stmt if only is None else stmt.where(key == only)
+
+
+def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[Select[str], UserIdColumn]:
+    """Add the filter, joining `tolokers` in the order `large` asks for when it needs it."""
     node = parse_filter(req.recipients_filter)
-    if not uses_profile(node):
-        stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=worked.user_id))
-        return stmt if only is None else stmt.where(worked.user_id == only)
-    on = (worked.requester_id == req.requester_id) & (worked.user_id == Toloker.id)
-    if large:  # scan tolokers; sub-selects correlate with it, so SQLite runs them before the probe
-        stmt = stmt.select_from(_OrderedJoin(Toloker.__table__, worked.__table__, on))
-        stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=Toloker.id))
-        return stmt if only is None else stmt.where(Toloker.id == only)
-    stmt = stmt.select_from(_OrderedJoin(worked.__table__, Toloker.__table__, on))
-    stmt = stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=worked.user_id))
-    return stmt if only is None else stmt.where(worked.user_id == only)
+    worked = RequesterToloker
+    key: UserIdColumn = worked.user_id
+    if uses_profile(node):
+        on = (worked.requester_id == req.requester_id) & (worked.user_id == Toloker.id)
+        if large:  # scan tolokers; sub-selects correlate with it, so SQLite runs them before the probe
+            stmt, key = stmt.select_from(_OrderedJoin(Toloker.__table__, worked.__table__, on)), Toloker.id
+        else:
+            stmt = stmt.select_from(_OrderedJoin(worked.__table__, Toloker.__table__, on))
+    return stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=key)), key
 
 
 def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:
