@@ -6,6 +6,12 @@ from fastapi import APIRouter, FastAPI
 
 from crowdpost.accounts.endpoints import admin as accounts_admin
 from crowdpost.accounts.endpoints import requester as accounts_requester
+from crowdpost.messaging.endpoints import admin as messaging_admin
+from crowdpost.messaging.endpoints import requester as messaging_requester
+from crowdpost.messaging.endpoints import toloker as messaging_toloker
+from crowdpost.operations import endpoints as operations_endpoints
+from crowdpost.rewards.endpoints import requester as rewards_requester
+from crowdpost.rewards.endpoints import toloker as rewards_toloker
 from crowdpost.workforce.endpoints import admin as workforce_admin
 from crowdpost.workforce.endpoints import requester as workforce_requester
 
@@ -18,17 +24,23 @@ def requester_api() -> APIRouter:
     router = APIRouter()
     router.include_router(accounts_requester.router)
     router.include_router(workforce_requester.router)
+    router.include_router(rewards_requester.router)
+    router.include_router(operations_endpoints.router)
+    router.include_router(messaging_requester.router)
     return router
 
 
 def toloker_api() -> APIRouter:
     router = APIRouter()
+    router.include_router(rewards_toloker.router)
+    router.include_router(messaging_toloker.router)
     return router
 
 
 def admin_api() -> APIRouter:
     router = APIRouter()
     router.include_router(accounts_admin.router)
+    router.include_router(messaging_admin.router)
     router.include_router(workforce_admin.router)
     return router
 

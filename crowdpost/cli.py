@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -104,7 +105,8 @@ def serve(
     console.print(f"crowdpost on {base}  ({db.engine.dialect.name})")
     console.print(f"  API docs: {base}/docs    requester API: {base}/api/v1    Toloker API: {base}/api/toloker/v1")
     console.print(f"  toloka-kit: TolokaClient('<token>', url='{base}')")
-    embedded = EmbeddedWorker(db, settings.worker_poll_interval) if worker and settings.embedded_worker else None
+    lease = timedelta(seconds=settings.worker_lease_seconds)
+    embedded = EmbeddedWorker(db, settings.worker_poll_interval, lease) if worker and settings.embedded_worker else None
     if embedded:
         embedded.start()
     try:
@@ -132,10 +134,16 @@ def worker_command() -> None:
     db = _database()
     _migrate(db)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def request_stop(*_: object) -> None:
+        # Event.set from a signal handler can deadlock with the main thread's own
+        # Event.wait (both take the same lock); set it from another thread instead.
+        threading.Thread(target=stop.set, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     try:
-        run_forever(db, stop, settings.worker_poll_interval)
+        run_forever(db, stop, settings.worker_poll_interval, timedelta(seconds=settings.worker_lease_seconds))
     finally:
         db.dispose()
 

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     # Worker
     worker_poll_interval: float = 0.2
     worker_chunk_size: int = 1000
+    worker_lease_seconds: float = 300
     embedded_worker: bool = True
 
     # E-mail

@@ -25,7 +25,7 @@ E = TypeVar("E")
 Subscriber = Callable[[Session, Any], None]
 
 # Modules whose import subscribes handlers; loaded on first publish, in any process.
-SUBSCRIBER_MODULES: tuple[str, ...] = ()
+SUBSCRIBER_MODULES: tuple[str, ...] = ("crowdpost.notifications.subscribers",)
 
 _subscribers: dict[type, list[Subscriber]] = {}
 _loaded = False

@@ -24,7 +24,10 @@ from crowdpost.worker.registry import handler_for
 
 log = logging.getLogger("crowdpost.worker")
 
-LEASE = timedelta(minutes=5)
+# How long a claimed job stays invisible to other workers. A job is one bounded chunk
+# of work, far shorter than this; a worker that dies leaves the job to be reclaimed
+# once the lease runs out (settings.worker_lease_seconds).
+DEFAULT_LEASE = timedelta(minutes=5)
 
 
 def worker_name() -> str:
@@ -32,7 +35,7 @@ def worker_name() -> str:
 
 
 # Modules whose import registers job handlers (see worker.registry.job_handler).
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = ("crowdpost.rewards.tasks",)
 
 
 def _load_handlers() -> None:
@@ -42,7 +45,7 @@ def _load_handlers() -> None:
         importlib.import_module(module)
 
 
-def claim_job(db: Database, name: str) -> Job | None:
+def claim_job(db: Database, name: str, lease: timedelta = DEFAULT_LEASE) -> Job | None:
     now = utcnow()
     with db.transaction() as session:
         stmt = (
@@ -64,7 +67,7 @@ def claim_job(db: Database, name: str) -> Job | None:
         session.execute(
             update(Job)
             .where(Job.id == job.id)
-            .values(status="RUNNING", locked_by=name, lease_until=now + LEASE, attempts=Job.attempts + 1)
+            .values(status="RUNNING", locked_by=name, lease_until=now + lease, attempts=Job.attempts + 1)
         )
         session.flush()
         session.refresh(job)
@@ -102,13 +105,15 @@ def run_job(db: Database, job: Job) -> bool:
     return True
 
 
-def run_pending(db: Database, name: str | None = None, limit: int | None = None) -> int:
+def run_pending(
+    db: Database, name: str | None = None, limit: int | None = None, lease: timedelta = DEFAULT_LEASE
+) -> int:
     """Runs jobs until none is due (or `limit` ran); returns how many ran. Used by tests too."""
     _load_handlers()
     name = name or worker_name()
     count = 0
     while limit is None or count < limit:
-        job = claim_job(db, name)
+        job = claim_job(db, name, lease)
         if job is None:
             break
         run_job(db, job)
@@ -116,13 +121,13 @@ def run_pending(db: Database, name: str | None = None, limit: int | None = None)
     return count
 
 
-def run_forever(db: Database, stop: threading.Event, poll_interval: float) -> None:
+def run_forever(db: Database, stop: threading.Event, poll_interval: float, lease: timedelta = DEFAULT_LEASE) -> None:
     _load_handlers()
     name = worker_name()
     log.info("worker %s started", name)
     while not stop.is_set():
         try:
-            ran = run_pending(db, name)
+            ran = run_pending(db, name, lease=lease)
         except Exception:
             log.exception("worker loop error")
             ran = 0
@@ -134,11 +139,11 @@ def run_forever(db: Database, stop: threading.Event, poll_interval: float) -> No
 class EmbeddedWorker:
     """A worker thread living inside `crowdpost serve`."""
 
-    def __init__(self, db: Database, poll_interval: float) -> None:
+    def __init__(self, db: Database, poll_interval: float, lease: timedelta = DEFAULT_LEASE) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=run_forever,
-            args=(db, self._stop, poll_interval),
+            args=(db, self._stop, poll_interval, lease),
             name="crowdpost-worker",
             daemon=True,
         )

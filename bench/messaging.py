@@ -1,0 +1,343 @@
+"""Messaging at scale: an ALL send through HTTP, then folder listing and keyword search.
+
+    .venv/bin/python bench/messaging.py [--tolokers 100000] [--threads 1000000]
+                                        [--backend sqlite|postgresql|both] [--runs 200] [--no-write]
+
+1. ALL send: N Tolokers who each started two of the requester's tasks; `crowdpost serve`
+   runs as its own process; one `POST /message-threads/compose` (ALL). The response is
+   sent after the commit, so its latency is the time to committed delivery. Peak server
+   RSS is the process's VmHWM. Baseline: a bare `INSERT INTO scratch SELECT user_id FROM
+   requester_tolokers` of the same rows in the same database.
+2. Listing and search with M threads stored for one requester (built in SQL, the FTS
+   index filled by the same trigger/GIN index the app uses): `list_requester_threads`
+   (the service the endpoint calls: a page of 50 with messages) for random pages of the
+   INBOX folder and of UNREAD, and `q=` searches for a rare word and a phrase; p50/p99.
+   Baseline: a bare `SELECT thread_id ... ORDER BY thread_id LIMIT 50` on the same table.
+
+Writes a "Messaging" section into bench/RESULTS.md (other sections are left alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crowdpost.db import Database, make_engine  # noqa: E402
+from crowdpost.kit.pagination import ListParams  # noqa: E402
+from crowdpost.messaging.repository import ThreadFilters  # noqa: E402
+from crowdpost.messaging.schemas import Folder  # noqa: E402
+from crowdpost.messaging.service import list_requester_threads  # noqa: E402
+from crowdpost.migrate import upgrade  # noqa: E402
+from tests.fixtures.live_server import free_port  # noqa: E402
+
+RESULTS = ROOT / "bench" / "RESULTS.md"
+SECTION = "## Messaging"
+ADMIN = "bench-admin-token"
+WORDS = ["pool", "task", "instructions", "bonus", "quality", "review", "labels", "images", "audio", "update"]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _pcts(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+@contextmanager
+def backend_url(name: str, root: Path) -> Iterator[str]:
+    if name == "sqlite":
+        yield f"sqlite:///{root / 'bench.sqlite3'}"
+        return
+    from tests.fixtures.backends import start_postgres
+
+    generator = start_postgres(root)
+    admin_url = next(generator)
+    engine = make_engine(admin_url)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS crowdpost_bench"))
+        conn.execute(text("CREATE DATABASE crowdpost_bench"))
+    engine.dispose()
+    try:
+        yield make_url(admin_url).set(database="crowdpost_bench").render_as_string(hide_password=False)
+    finally:
+        generator.close()
+
+
+def _series(engine: Engine, n: int) -> str:
+    """A SELECT of x = 1..n in this dialect."""
+    if engine.dialect.name == "sqlite":
+        return f"WITH RECURSIVE s(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM s WHERE x < {n}) SELECT x FROM s"
+    return f"SELECT generate_series(1, {n}) AS x"
+
+
+def seed_tolokers(engine: Engine, requester_id: int, n: int) -> None:
+    series = _series(engine, n)
+    pad = "printf('t%09d', x)" if engine.dialect.name == "sqlite" else "'t' || lpad(x::text, 9, '0')"
+    with engine.begin() as conn:
+        conn.execute(
+            text(f"INSERT INTO tolokers (id, country, created) SELECT {pad}, 'GB', CURRENT_TIMESTAMP FROM ({series}) s")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO requester_tolokers (requester_id, user_id, started_count, first_started, last_started) "
+                f"SELECT {requester_id}, id, 2, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM tolokers"
+            )
+        )
+
+
+@contextmanager
+def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CROWDPOST_DATABASE_URL": url,
+        "CROWDPOST_ADMIN_TOKEN": ADMIN,
+        "CROWDPOST_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crowdpost", "serve", "--port", str(port), "--no-worker"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or proc.poll() is not None:
+            raise RuntimeError("server did not start")
+        time.sleep(0.2)
+    try:
+        yield base, proc
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_send(url: str, n: int) -> dict[str, Any]:
+    engine = make_engine(url)
+    upgrade(engine)
+    with server(url) as (base, proc):
+        created = httpx.post(
+            f"{base}/api/admin/v1/requesters",
+            json={"public_name": "Bench"},
+            headers={"Authorization": f"OAuth {ADMIN}"},
+        ).json()
+        requester_id = int(created["id"])
+        seed_tolokers(engine, requester_id, n)
+        rss_before = peak_rss_mb(proc.pid)
+        body = {"recipients_select_type": "ALL", "topic": {"EN": "News"}, "text": {"EN": "A new pool is open."}}
+        started = time.perf_counter()
+        response = httpx.post(
+            f"{base}/api/v1/message-threads/compose",
+            json=body,
+            headers={"Authorization": f"OAuth {created['token']}"},
+            timeout=120,
+        )
+        elapsed = time.perf_counter() - started
+        rss = peak_rss_mb(proc.pid)
+    assert response.status_code == 201, response.text
+    delivered = response.json()["delivery"]["delivered"]
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE bench_scratch (user_id VARCHAR(64), thread_id BIGINT)"))
+        started = time.perf_counter()
+        conn.execute(text("INSERT INTO bench_scratch SELECT user_id, 1 FROM requester_tolokers"))
+        baseline = time.perf_counter() - started
+        conn.execute(text("DROP TABLE bench_scratch"))
+    engine.dispose()
+    return {
+        "delivered": delivered,
+        "seconds": elapsed,
+        "rss_mb": rss,
+        "rss_before_mb": rss_before,
+        "baseline": baseline,
+    }
+
+
+def seed_threads(engine: Engine, requester_id: int, m: int) -> None:
+    """m threads for one requester: every 3rd unread, every 2nd in INBOX, rare words sprinkled."""
+    series = _series(engine, m)
+    sqlite = engine.dialect.name == "sqlite"
+    word = "CASE x % 10 " + " ".join(f"WHEN {i} THEN '{w}'" for i, w in enumerate(WORDS)) + " END"
+    rare = "CASE WHEN x % 997 = 0 THEN ' zebrafish' ELSE '' END"
+    body = f"'Thread ' || x || ' about ' || {word} || {rare}"
+    topic = f"json_object('EN', {body})" if sqlite else f"jsonb_build_object('EN', {body})"
+    true, false = ("1", "0") if sqlite else ("true", "false")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO message_threads (id, requester_id, kind, topic, answerable, delivered_count, banned_count,"
+                " unknown_count, created) "
+                f"SELECT x + 1000000, {requester_id}, 'SYSTEM', {topic}, {false}, 1, 0, 0, CURRENT_TIMESTAMP"
+                f" FROM ({series}) s"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO messages (thread_id, requester_id, sender_role, sender_id, text, search_text, created) "
+                f"SELECT x + 1000000, {requester_id}, 'SYSTEM', 'SYSTEM', {topic}, {body} || ' ' || {body},"
+                f" CURRENT_TIMESTAMP FROM ({series}) s"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO requester_threads (requester_id, thread_id, interlocutor_role, created, inbox, outbox,"
+                " notification, important, unread) "
+                f"SELECT {requester_id}, x + 1000000, 'SYSTEM', CURRENT_TIMESTAMP,"
+                f" CASE WHEN x % 2 = 0 THEN {true} ELSE {false} END, {false}, {true}, {false},"
+                f" CASE WHEN x % 3 = 0 THEN {true} ELSE {false} END FROM ({series}) s"
+            )
+        )
+        if not sqlite:
+            conn.execute(text("ANALYZE"))
+
+
+def _timed(runs: int, fn: Callable[[int], Any]) -> tuple[float, float]:
+    samples = []
+    for i in range(runs):
+        started = time.perf_counter()
+        fn(i)
+        samples.append(time.perf_counter() - started)
+    return _pcts(samples)
+
+
+def bench_reads(url: str, m: int, runs: int) -> dict[str, tuple[float, float]]:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        requester_id = int(conn.execute(text("SELECT min(id) FROM requesters")).scalar_one())
+    seed_threads(engine, requester_id, m)
+    db = Database(engine)
+    rng = random.Random(7)
+    bounds = [f"{rng.randint(1_000_000, 1_000_000 + m):012d}" for _ in range(runs)]
+
+    def listing(folder: Folder) -> Callable[[int], Any]:
+        def run(i: int) -> Any:
+            with db.transaction(write=False) as session:
+                params = ListParams(limit=50, sort=[], id_range={"gt": bounds[i]})
+                return list_requester_threads(session, requester_id, ThreadFilters(folder=[folder]), params)
+
+        return run
+
+    def searching(q: str) -> Callable[[int], Any]:
+        def run(i: int) -> Any:
+            with db.transaction(write=False) as session:
+                params = ListParams(limit=50, sort=[], id_range={})
+                return list_requester_threads(session, requester_id, ThreadFilters(q=q), params)
+
+        return run
+
+    def bare(i: int) -> Any:
+        with engine.connect() as conn:
+            return conn.execute(
+                text(
+                    "SELECT thread_id FROM requester_threads WHERE requester_id = :r AND thread_id > :b"
+                    " ORDER BY thread_id LIMIT 51"
+                ),
+                {"r": requester_id, "b": int(bounds[i])},
+            ).all()
+
+    found = searching("zebrafish")(0)
+    assert found["items"], "the rare word must match"
+    results = {
+        "bare page (baseline)": _timed(runs, bare),
+        "INBOX page of 50": _timed(runs, listing(Folder.INBOX)),
+        "UNREAD page of 50": _timed(runs, listing(Folder.UNREAD)),
+        "q=zebrafish (1 in 997)": _timed(runs, searching("zebrafish")),
+        'q="bonus zebrafish" (phrase)': _timed(runs, searching('"bonus zebrafish"')),
+    }
+    engine.dispose()
+    return results
+
+
+def render(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
+    lines = [
+        SECTION,
+        "",
+        f"`bench/messaging.py --tolokers {args.tolokers} --threads {args.threads} --runs {args.runs}`"
+        f" on {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}. Targets: {args.tolokers:,} delivered in <= 5 s"
+        " under 300 MB RSS; listing p99 <= 20 ms; search p99 <= 50 ms.",
+        "",
+        "| backend | ALL send: delivered | time to committed delivery | bare INSERT ... SELECT | peak server RSS |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in rows.items():
+        send = row["send"]
+        lines.append(
+            f"| {name} | {send['delivered']:,} | {send['seconds']:.2f} s | {send['baseline']:.2f} s"
+            f" | {send['rss_mb']:.0f} MB (idle {send['rss_before_mb']:.0f} MB) |"
+        )
+    lines += ["", f"Reads with {args.threads:,} threads stored for one requester (p50 / p99):", ""]
+    lines += ["| backend | query | p50 | p99 |", "|---|---|---|---|"]
+    for name, row in rows.items():
+        for query, (p50, p99) in row["reads"].items():
+            lines.append(f"| {name} | {query} | {_ms(p50)} | {_ms(p99)} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_section(section: str) -> None:
+    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
+    if SECTION in current:
+        head, _, rest = current.partition(SECTION)
+        tail = rest.split("\n## ", 1)
+        current = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + section
+    RESULTS.write_text(current)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--tolokers", type=int, default=100_000)
+    parser.add_argument("--threads", type=int, default=1_000_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    rows: dict[str, dict[str, Any]] = {}
+    for name in backends:
+        with tempfile.TemporaryDirectory(prefix="crowdpost-bench-") as tmp, backend_url(name, Path(tmp)) as url:
+            send = bench_send(url, args.tolokers)
+            print(name, "send", send, flush=True)
+            reads = bench_reads(url, args.threads, args.runs)
+            print(name, "reads", {k: (_ms(a), _ms(b)) for k, (a, b) in reads.items()}, flush=True)
+            rows[name] = {"send": send, "reads": reads}
+    section = render(rows, args)
+    print(section)
+    if not args.no_write:
+        write_section(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Asynchronous operations: records, progress, logs and the `/operations` endpoints."""

@@ -1,0 +1,38 @@
+"""Wire models of operations (for the OpenAPI document; handlers return plain dicts)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class OperationView(BaseModel):
+    """Toloka's Operation. Bonus operations: `parameters.skip_invalid_items` and `details`
+    with total/valid/not_valid/success/failed counts."""
+
+    id: str
+    type: str
+    status: str
+    submitted: datetime
+    started: datetime | None = None
+    finished: datetime | None = None
+    progress: int
+    parameters: dict[str, Any]
+    details: dict[str, Any]
+
+
+class OperationPage(BaseModel):
+    items: list[OperationView]
+    has_more: bool
+
+
+class OperationLogEntry(BaseModel):
+    """One input item: `input` as sent (with `__item_idx` when given), `output` the result
+    (`{"user_bonus_id": "..."}`) or the item's field errors."""
+
+    type: str
+    success: bool
+    input: Any
+    output: dict[str, Any]

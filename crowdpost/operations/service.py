@@ -1,0 +1,209 @@
+"""Operation records: claim an id, start, report progress, finish, read back. No HTTP, no commit.
+
+Domains that run work in the background (rewards today) create an operation with
+`do_claim`, keep `progress`/`details` current from their job, and call `do_finish`,
+which publishes `OperationFinished`. Each operation type may register a log
+renderer for `GET /operations/{id}/log`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
+from crowdpost.events import OperationFinished, publish
+from crowdpost.kit.bulk import upsert
+from crowdpost.kit.pagination import ListParams, apply_range, apply_sort, page
+from crowdpost.kit.timefmt import utcnow
+from crowdpost.models import Operation
+
+PENDING, RUNNING, SUCCESS, FAIL = "PENDING", "RUNNING", "SUCCESS", "FAIL"
+TERMINAL = frozenset({SUCCESS, FAIL})
+# Path-safe, as toloka-kit puts the id straight into URLs (it sends UUIDs).
+_PUBLIC_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
+
+LogRenderer = Callable[[Session, Operation], list[dict[str, Any]]]
+_LOG_RENDERERS: dict[str, LogRenderer] = {}
+
+
+class OperationAlreadyExists(ApiError):
+    """toloka-kit answers this code by fetching the existing operation and carrying on."""
+
+    status_code = 409
+    code = "OPERATION_ALREADY_EXISTS"
+    message = "An operation with this id already exists"
+
+
+def log_renderer(operation_type: str) -> Callable[[LogRenderer], LogRenderer]:
+    def register(fn: LogRenderer) -> LogRenderer:
+        _LOG_RENDERERS[operation_type] = fn
+        return fn
+
+    return register
+
+
+def check_public_id(value: str | None) -> str:
+    """The client's operation_id, or a fresh UUID when none was given."""
+    if value is None:
+        return str(uuid.uuid4())
+    if not _PUBLIC_ID.match(value):
+        raise ValidationFailed(
+            {
+                "operation_id": field_error(
+                    "PATTERN_MISMATCH", "operation_id must be 1-64 letters, digits, '.', '_', '~' or '-'", value
+                )
+            }
+        )
+    return value
+
+
+def do_claim(
+    session: Session,
+    requester_id: int,
+    public_id: str,
+    operation_type: str,
+    *,
+    status: str = PENDING,
+    parameters: dict[str, Any] | None = None,
+    details: dict[str, Any] | None = None,
+) -> tuple[Operation, bool]:
+    """Creates the operation, or finds the one that already has this id: (operation, created).
+
+    The unique key decides, so concurrent requests with one id create it once; on
+    PostgreSQL the losers wait for the winner's commit and then read its row.
+    """
+    now = utcnow()
+    stmt = upsert(session, Operation)
+    created = session.execute(
+        stmt.values(
+            requester_id=requester_id,
+            public_id=public_id,
+            type=operation_type,
+            status=status,
+            submitted=now,
+            started=now if status == RUNNING else None,
+            progress=0,
+            parameters=parameters or {},
+            details=details or {},
+            cursor=0,
+        )
+        .on_conflict_do_nothing(index_elements=["requester_id", "public_id"])
+        .returning(Operation)
+    ).scalar_one_or_none()
+    if created is None:
+        return get_operation(session, requester_id, public_id), False
+    return created, True
+
+
+def get_operation(session: Session, requester_id: int, public_id: str) -> Operation:
+    operation = session.execute(
+        select(Operation).where(Operation.requester_id == requester_id, Operation.public_id == public_id)
+    ).scalar_one_or_none()
+    if operation is None:
+        raise DoesNotExist(f"Operation {public_id!r} does not exist")
+    return operation
+
+
+def lock_operation(session: Session, operation_id: int) -> Operation | None:
+    """The operation's row, locked until commit (PostgreSQL; SQLite writers are serial anyway)."""
+    stmt = select(Operation).where(Operation.id == operation_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def do_start(operation: Operation) -> None:
+    if operation.status == PENDING:
+        operation.status = RUNNING
+        operation.started = utcnow()
+
+
+def do_finish(
+    session: Session,
+    operation: Operation,
+    status: str,
+    details: dict[str, Any],
+    *,
+    result: str | None = None,
+    notify: bool = True,
+) -> None:
+    """Marks the operation done and, unless `notify` is false (a synchronous request that
+    merely kept its answer for retries), tells subscribers in the same transaction."""
+    now = utcnow()
+    operation.status = status
+    operation.started = operation.started or now
+    operation.finished = now
+    operation.progress = 100
+    operation.details = details
+    operation.phase = None
+    if result is not None:
+        operation.result = result
+    session.flush()
+    if not notify:
+        return
+    publish(
+        session,
+        OperationFinished(
+            requester_id=operation.requester_id,
+            operation_id=operation.public_id,
+            operation_type=operation.type,
+            status=status,
+            details=details,
+        ),
+    )
+
+
+@dataclass
+class OperationFilters:
+    type: str | None = None
+    status: str | None = None
+    submitted: dict[str, datetime] = field(default_factory=dict)
+    finished: dict[str, datetime] = field(default_factory=dict)
+
+
+def list_operations(
+    session: Session, requester_id: int, filters: OperationFilters, params: ListParams
+) -> tuple[list[Operation], bool]:
+    stmt: Select[Any] = select(Operation).where(Operation.requester_id == requester_id)
+    if filters.type is not None:
+        stmt = stmt.where(Operation.type == filters.type)
+    if filters.status is not None:
+        stmt = stmt.where(Operation.status == filters.status)
+    # Operation ids are client strings: compare them as text, in the column's byte order.
+    stmt = apply_range(stmt, Operation.public_id, params.id_range)
+    stmt = apply_range(stmt, Operation.submitted, filters.submitted)
+    stmt = apply_range(stmt, Operation.finished, filters.finished)
+    allowed = {"id": Operation.public_id, "submitted": Operation.submitted, "finished": Operation.finished}
+    stmt = apply_sort(stmt, params.sort, allowed, Operation.public_id).limit(params.limit + 1)
+    return page(session.execute(stmt).scalars().all(), params.limit)
+
+
+def operation_view(operation: Operation) -> dict[str, Any]:
+    """Toloka's Operation JSON; `type` is always present (toloka-kit picks the class by it)."""
+    view: dict[str, Any] = {
+        "id": operation.public_id,
+        "type": operation.type,
+        "status": operation.status,
+        "submitted": operation.submitted,
+        "progress": operation.progress,
+        "parameters": operation.parameters,
+        "details": operation.details,
+    }
+    if operation.started is not None:
+        view["started"] = operation.started
+    if operation.finished is not None:
+        view["finished"] = operation.finished
+    return view
+
+
+def operation_log(session: Session, operation: Operation) -> list[dict[str, Any]]:
+    renderer = _LOG_RENDERERS.get(operation.type)
+    return renderer(session, operation) if renderer else []

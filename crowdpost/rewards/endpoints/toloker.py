@@ -1,0 +1,29 @@
+"""`/api/toloker/v1/bonuses`: what a Toloker was paid, in their language."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from crowdpost.accounts.auth import TolokerDep
+from crowdpost.db import SessionDep
+from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.routing import WireRoute
+from crowdpost.rewards import repository
+from crowdpost.rewards.schemas import TolokerBonusPage
+from crowdpost.rewards.views import toloker_bonus_view
+
+router = APIRouter(route_class=WireRoute, tags=["toloker: rewards"])
+
+
+@router.get("/bonuses", response_model=TolokerBonusPage, summary="My bonuses (sort, id_*/created_* and paging)")
+def my_bonuses(
+    caller: TolokerDep, session: SessionDep, params: Annotated[ListParams, Depends(list_params)]
+) -> WireJSONResponse:
+    rows, has_more = repository.list_toloker_bonuses(session, caller.toloker_id, params)
+    languages = repository.toloker_languages(session, caller.toloker_id)
+    names = repository.requester_names(session, {b.requester_id for b in rows})
+    items = [toloker_bonus_view(b, languages, names.get(b.requester_id, {})) for b in rows]
+    return wire({"items": items, "has_more": has_more})

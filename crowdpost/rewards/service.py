@@ -1,0 +1,344 @@
+"""Paying bonuses: `POST /user-bonuses` in both modes, and the payment every path shares.
+
+A payment is one transaction: the items were checked, the balance pays the total in
+one conditional UPDATE with its ledger rows (bonus, and fee when there is one), all
+bonus rows go in with one executemany, and subscribers hear `BonusesPaid` and
+`BalanceChanged` before commit. No HTTP here and no commit.
+
+Idempotency lives in the database: an `operation_id` claims a unique
+(requester, operation id) row first, so a retry finds it and replays (sync) or gets
+OPERATION_ALREADY_EXISTS (async, what toloka-kit expects), and a bonus row's unique
+(operation, item index) means no item of an operation can ever be paid twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from crowdpost.config import Settings
+from crowdpost.errors import PayloadTooLarge, TooManyRequests, ValidationFailed, field_error, request_id_var
+from crowdpost.events import BalanceChanged, BonusesPaid, publish
+from crowdpost.kit.jsonwire import dumps, loads
+from crowdpost.kit.money import from_micros, percent_of
+from crowdpost.kit.timefmt import format_datetime, utcnow
+from crowdpost.models import Operation
+from crowdpost.operations import service as operations
+from crowdpost.rewards import repository
+from crowdpost.rewards.ledger import LedgerLine, change_balance
+from crowdpost.rewards.validation import (
+    AmountRules,
+    BonusDraft,
+    ItemErrors,
+    check_item,
+    check_no_duplicates,
+    check_references,
+)
+from crowdpost.rewards.views import bonus_view, draft_view
+from crowdpost.worker.registry import enqueue
+
+BONUS_OPERATION = "USER_BONUS.BATCH_CREATE"
+STEP_JOB = "rewards.bonus_operation_step"
+PHASE_CHECK, PHASE_PAY = "CHECK", "PAY"
+
+
+@dataclass(frozen=True)
+class BonusRequest:
+    """The query of a `POST /user-bonuses`."""
+
+    async_mode: bool = False
+    skip_invalid_items: bool = False
+    operation_id: str | None = None
+    assignment_id: str | None = None
+
+
+@dataclass
+class Checked:
+    drafts: list[BonusDraft] = field(default_factory=list)
+    errors: dict[int, ItemErrors] = field(default_factory=dict)
+
+
+@dataclass
+class Paid:
+    drafts: list[BonusDraft]
+    bonus_ids: list[int]
+    created: datetime
+    # Items that did not fit the balance (partial payments only), by index.
+    rejected: dict[int, ItemErrors]
+
+
+def rules_from(settings: Settings) -> AmountRules:
+    return AmountRules(settings.bonus_min_amount, settings.bonus_max_amount, settings.bonus_fee_percent)
+
+
+def fee_of(total_micros: int, rules: AmountRules) -> int:
+    return percent_of(total_micros, rules.fee_percent) if rules.fee_percent > 0 else 0
+
+
+def check_body(body: Any) -> tuple[list[Any], bool]:
+    """(items, single): one object or a non-empty list of them."""
+    if body is None:
+        raise ValidationFailed({"body": field_error("VALUE_REQUIRED", "send a bonus object or a list of them")})
+    if isinstance(body, dict):
+        return [body], True
+    if not isinstance(body, list):
+        raise ValidationFailed({"body": field_error("OBJECT_EXPECTED", "send a bonus object or a list of them")})
+    if not body:
+        raise ValidationFailed({"body": field_error("ARRAY_SIZE_LESS_THAN_MIN", "the list of bonuses is empty", 1)})
+    return body, False
+
+
+def check_batch(
+    session: Session,
+    requester_id: int,
+    indexed_items: Iterable[tuple[int, Any]],
+    rules: AmountRules,
+    default_assignment: str | None,
+) -> Checked:
+    """Shape of each item, then references of all of them in one pass."""
+    checked = Checked()
+    for index, item in indexed_items:
+        result = check_item(index, item, rules, default_assignment)
+        if isinstance(result, BonusDraft):
+            checked.drafts.append(result)
+        else:
+            checked.errors[index] = result
+    bad = check_references(session, requester_id, checked.drafts)
+    if bad:
+        checked.errors.update(bad)
+        checked.drafts = [d for d in checked.drafts if d.index not in bad]
+    return checked
+
+
+def _fit(drafts: Sequence[BonusDraft], balance: int, rules: AmountRules) -> tuple[list[BonusDraft], list[BonusDraft]]:
+    """In order, each item that still fits the balance (with the fee on the running total)."""
+    fit: list[BonusDraft] = []
+    rest: list[BonusDraft] = []
+    total = 0
+    for draft in drafts:
+        candidate = total + draft.amount_micros
+        if candidate + fee_of(candidate, rules) <= balance:
+            fit.append(draft)
+            total = candidate
+        else:
+            rest.append(draft)
+    return fit, rest
+
+
+def do_pay(
+    session: Session,
+    requester_id: int,
+    drafts: Sequence[BonusDraft],
+    rules: AmountRules,
+    *,
+    partial: bool,
+    operation_id: int | None,
+    reference: str,
+) -> Paid:
+    """Pays checked drafts. `partial=False`: all or NotEnoughBalance; `True`: what fits, in order."""
+    rejected: dict[int, ItemErrors] = {}
+    if partial:
+        balance = repository.lock_balance(session, requester_id)
+        to_pay, rest = _fit(drafts, balance, rules)
+        for draft in rest:
+            rejected[draft.index] = {
+                "amount": field_error(
+                    "NOT_ENOUGH_BALANCE", "not paid: the balance does not cover it", from_micros(balance)
+                )
+            }
+    else:
+        to_pay = list(drafts)
+    created = utcnow()
+    if not to_pay:
+        return Paid([], [], created, rejected)
+    total = sum(d.amount_micros for d in to_pay)
+    fee = fee_of(total, rules)
+    lines = [LedgerLine("BONUS", -total, reference, f"{len(to_pay)} bonuses")]
+    if fee:
+        lines.append(LedgerLine("FEE", -fee, reference, f"platform fee {rules.fee_percent}%"))
+    new_balance = change_balance(session, requester_id, lines)
+    bonus_ids = repository.insert_bonuses(session, requester_id, to_pay, operation_id, created)
+    publish(session, BonusesPaid(requester_id=requester_id, bonus_ids=tuple(bonus_ids)))
+    publish(session, BalanceChanged(requester_id, new_balance + total + fee, new_balance))
+    return Paid(to_pay, bonus_ids, created, rejected)
+
+
+# --- POST /user-bonuses ---------------------------------------------------------------
+
+
+def do_create_bonuses(
+    session: Session, settings: Settings, requester_id: int, body: Any, request: BonusRequest
+) -> tuple[int, Any]:
+    """The whole request: (HTTP status, body). Raises ApiErrors; the caller's transaction
+    rolls back on any of them, so an error never pays and never counts against the quota."""
+    today = utcnow().date()
+    limit = settings.bonus_requests_per_day
+    # The count at the end decides; an async batch is worth a cheap look first.
+    if request.async_mode and repository.requests_on(session, requester_id, today) >= limit:
+        raise TooManyRequests(f"At most {limit} bonus requests per day; try again tomorrow (UTC)")
+    items, single = check_body(body)
+    if request.async_mode:
+        answer = (202, operations.operation_view(_do_submit(session, settings, requester_id, items, request)))
+    else:
+        answer = _do_sync(session, settings, requester_id, items, single, request)
+    if repository.do_count_request(session, requester_id, today) > limit:
+        raise TooManyRequests(f"At most {limit} bonus requests per day; try again tomorrow (UTC)")
+    return answer
+
+
+def _do_sync(
+    session: Session, settings: Settings, requester_id: int, items: list[Any], single: bool, request: BonusRequest
+) -> tuple[int, Any]:
+    if len(items) > settings.bonus_sync_max_items:
+        raise PayloadTooLarge(
+            f"At most {settings.bonus_sync_max_items} bonuses per synchronous request, got {len(items)}; "
+            "use async_mode=true for more. Nothing was paid."
+        )
+    operation: Operation | None = None
+    if request.operation_id is not None:
+        public_id = operations.check_public_id(request.operation_id)
+        operation, created = operations.do_claim(
+            session,
+            requester_id,
+            public_id,
+            BONUS_OPERATION,
+            status=operations.RUNNING,
+            parameters={"skip_invalid_items": request.skip_invalid_items},
+        )
+        if not created:
+            return _replay(session, requester_id, operation)
+    check_no_duplicates(items)
+    rules = rules_from(settings)
+    checked = check_batch(session, requester_id, enumerate(items), rules, request.assignment_id)
+    if checked.errors and (single or not request.skip_invalid_items):
+        if single:
+            raise ValidationFailed(checked.errors[0])
+        raise ValidationFailed(
+            {str(i): e for i, e in sorted(checked.errors.items())},
+            f"{len(checked.errors)} of {len(items)} bonuses are invalid; nothing was paid",
+        )
+    reference = f"operation:{operation.public_id}" if operation else f"request:{request_id_var.get()}"
+    paid = do_pay(
+        session,
+        requester_id,
+        checked.drafts,
+        rules,
+        partial=request.skip_invalid_items and not single,
+        operation_id=operation.id if operation else None,
+        reference=reference,
+    )
+    errors = {**checked.errors, **paid.rejected}
+    paid_at = format_datetime(paid.created)  # once for the batch, not per item at render time
+    views = {d.index: draft_view(d, i, paid_at) for d, i in zip(paid.drafts, paid.bonus_ids, strict=True)}
+    if operation is not None:
+        _finish_sync(session, operation, items, single, views, errors)
+    if single:
+        return 201, views[0]
+    return 201, _batch_body(views, errors)
+
+
+def _batch_body(views: dict[int, Any], errors: dict[int, ItemErrors]) -> dict[str, Any]:
+    return {
+        "items": {str(i): v for i, v in sorted(views.items())},
+        "validation_errors": {str(i): e for i, e in sorted(errors.items())},
+    }
+
+
+def _finish_sync(
+    session: Session,
+    operation: Operation,
+    items: list[Any],
+    single: bool,
+    views: dict[int, Any],
+    errors: dict[int, ItemErrors],
+) -> None:
+    """Stores what a retry must replay: which items failed and why (the bonuses are rows)."""
+    result = {
+        "single": single,
+        "validation_errors": {str(i): e for i, e in errors.items()},
+        "inputs": {str(i): items[i] for i in errors},
+    }
+    not_valid = sum(1 for e in errors.values() if not _is_balance(e))
+    details = _counts(len(items))
+    details.update(
+        valid_count=len(items) - not_valid,
+        not_valid_count=not_valid,
+        success_count=len(views),
+        failed_count=len(items) - not_valid - len(views),
+    )
+    # No OperationFinished: the caller has the answer already; the row only serves retries.
+    operations.do_finish(
+        session, operation, operations.SUCCESS, details, result=dumps(result).decode("utf-8"), notify=False
+    )
+
+
+def _is_balance(errors: ItemErrors) -> bool:
+    return errors.get("amount", {}).get("code") == "NOT_ENOUGH_BALANCE"
+
+
+def _replay(session: Session, requester_id: int, operation: Operation) -> tuple[int, Any]:
+    """The original answer of a sync request retried with the same operation_id."""
+    if operation.result is None:
+        raise operations.OperationAlreadyExists(
+            f"Operation {operation.public_id!r} already exists and is asynchronous; "
+            f"GET /operations/{operation.public_id} for its state"
+        )
+    result = loads(operation.result.encode("utf-8"))
+    views = {b.item_idx: bonus_view(b) for b in repository.bonuses_of_operation(session, requester_id, operation.id)}
+    errors = {int(i): e for i, e in result["validation_errors"].items()}
+    if result["single"]:
+        return 201, views[0]
+    return 201, _batch_body({int(i): v for i, v in views.items() if i is not None}, errors)
+
+
+def _counts(total: int) -> dict[str, Any]:
+    return {"total_count": total, "valid_count": 0, "not_valid_count": 0, "success_count": 0, "failed_count": 0}
+
+
+def _do_submit(
+    session: Session, settings: Settings, requester_id: int, items: list[Any], request: BonusRequest
+) -> Operation:
+    """Stores the batch and queues its first step; a worker does the paying."""
+    public_id = operations.check_public_id(request.operation_id)
+    operation, created = operations.do_claim(
+        session,
+        requester_id,
+        public_id,
+        BONUS_OPERATION,
+        parameters={"skip_invalid_items": request.skip_invalid_items},
+        details=_counts(len(items)),
+    )
+    if not created:
+        raise operations.OperationAlreadyExists(
+            f"Operation {public_id!r} already exists; GET /operations/{public_id} for its state"
+        )
+    check_no_duplicates(items)
+    repository.insert_chunks(session, operation.id, items, settings.worker_chunk_size)
+    # Check everything before paying anything unless invalid items may be skipped.
+    operation.phase = PHASE_PAY if request.skip_invalid_items else PHASE_CHECK
+    rules = rules_from(settings)
+    enqueue(
+        session,
+        STEP_JOB,
+        {
+            "operation": operation.id,
+            "phase": operation.phase,
+            "cursor": 0,
+            "valid_micros": 0,
+            "assignment_id": request.assignment_id,
+            # The rules in force when the request was accepted, whatever the worker's settings.
+            "rules": {k: str(v) for k, v in asdict(rules).items()},
+        },
+    )
+    session.flush()
+    return operation
+
+
+def rules_of(payload: dict[str, Any]) -> AmountRules:
+    raw = payload["rules"]
+    return AmountRules(Decimal(raw["min_amount"]), Decimal(raw["max_amount"]), Decimal(raw["fee_percent"]))

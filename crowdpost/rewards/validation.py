@@ -1,0 +1,304 @@
+"""Checking bonus items: their shape item by item (plain Python, no I/O), then their
+references for the whole batch at once (one query for the Tolokers, one for the
+assignments), then duplicates within one request.
+
+Errors are Toloka field errors keyed by field, e.g.
+`{"amount": {"code": "VALUE_LESS_THAN_MIN", "message": "...", "params": [0.001]}}`.
+Hand-written rather than a pydantic model: this runs for every item of batches of
+100,000, and the rules (exact decimals, the message/without_message pairing) are
+simple enough to read as code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import simplejson
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from crowdpost.errors import ConflictState, field_error
+from crowdpost.kit.bulk import chunks
+from crowdpost.kit.ids import parse_id
+from crowdpost.kit.money import decimal_places, to_micros
+from crowdpost.models import Assignment, RequesterToloker
+
+ItemErrors = dict[str, dict[str, Any]]
+
+AMOUNT_PLACES = 3
+MAX_USER_ID = 64
+MAX_COMMENT = 4096
+MAX_TITLE = 1024
+MAX_MESSAGE = 16384
+# A plain decimal written as a string ("1.50"); anything else in a string is junk.
+_NUMERIC_TEXT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,15})?$")
+_LANGUAGE = re.compile(r"^[A-Z]{2}(-[A-Z]{2,4})?$")
+# Stay well below SQLite's 32,766 bound parameters per statement.
+_IN_CHUNK = 5000
+
+DUPLICATE_MESSAGE = (
+    "It is not allowed to apply multiple bonuses with the same amount, title, message and comment "
+    "to same user in single operation"
+)
+
+
+@dataclass(frozen=True)
+class AmountRules:
+    """The bounds in force for a request (operations keep the ones they were accepted with)."""
+
+    min_amount: Decimal
+    max_amount: Decimal
+    fee_percent: Decimal
+
+
+@dataclass(slots=True)
+class BonusDraft:
+    """One valid-looking item, ready to pay once its references check out."""
+
+    index: int
+    user_id: str
+    amount_micros: int
+    assignment_id: int | None
+    private_comment: str | None
+    public_title: dict[str, str] | None
+    public_message: dict[str, str] | None
+    without_message: bool
+
+
+class DuplicateBonuses(ConflictState):
+    """Toloka's 409 for two equal bonuses to one Toloker in one request."""
+
+    def __init__(self, first: int, second: int) -> None:
+        body = {"user_id": {"code": "ENTITY_CONFLICT", "message": DUPLICATE_MESSAGE}}
+        super().__init__(
+            f"Items {first} and {second} are the same bonus to the same Toloker; nothing was paid",
+            payload=body,
+            extra=body,
+        )
+
+
+def check_amount(value: Any, rules: AmountRules) -> int | dict[str, Any]:
+    """Micros of an exact amount within the bounds, or the field error. Never rounds."""
+    if isinstance(value, bool | float):
+        # bool is an int to Python; a float has already lost the exact value.
+        return field_error("FLOAT_EXPECTED", "amount must be a JSON number such as 1.50")
+    if isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, str) and _NUMERIC_TEXT.match(value):
+        amount = Decimal(value)
+    else:
+        return field_error("FLOAT_EXPECTED", "amount must be a JSON number such as 1.50")
+    if not amount.is_finite():
+        return field_error("FLOAT_EXPECTED", "amount must be a finite number")
+    if amount < rules.min_amount:
+        return field_error("VALUE_LESS_THAN_MIN", f"amount must be at least {rules.min_amount}", rules.min_amount)
+    if amount > rules.max_amount:
+        return field_error("VALUE_GREATER_THAN_MAX", f"amount must be at most {rules.max_amount}", rules.max_amount)
+    exponent = amount.as_tuple().exponent
+    # Only a long fraction can hide extra places ("1.0000" has none): normalize just then.
+    if isinstance(exponent, int) and exponent < -AMOUNT_PLACES and decimal_places(amount) > AMOUNT_PLACES:
+        return field_error(
+            "INVALID_VALUE",
+            f"amount has more than {AMOUNT_PLACES} decimal places; amounts are never rounded",
+            AMOUNT_PLACES,
+        )
+    return to_micros(amount)
+
+
+def _check_text(value: Any, limit: int) -> dict[str, Any] | None:
+    if not isinstance(value, str):
+        return field_error("STRING_EXPECTED", "must be a string")
+    if len(value) > limit:
+        return field_error("STRING_LENGTH_GREATER_THAN_MAX", f"at most {limit} characters", limit)
+    return None
+
+
+# Per length limit (title, message), the text object last checked and its error: batches
+# usually repeat one title and one message. Entries are swapped in whole (thread-safe).
+_last_checked: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+
+
+def _check_lang_text(value: Any, limit: int) -> dict[str, Any] | None:
+    """A language -> text object such as {"EN": "...", "RU": "..."}."""
+    last = _last_checked.get(limit)
+    if last is not None and value == last[0]:
+        return last[1]
+    problem = _lang_text_problem(value, limit)
+    if isinstance(value, dict):
+        _last_checked[limit] = (dict(value), problem)
+    return problem
+
+
+def _lang_text_problem(value: Any, limit: int) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        return field_error("OBJECT_EXPECTED", 'must be an object of language -> text, e.g. {"EN": "..."}')
+    if not value:
+        return field_error("EMPTY_OBJECT_NOT_ALLOWED", "give the text in at least one language")
+    for language, text in value.items():
+        if not _LANGUAGE.match(language):
+            return field_error("PATTERN_MISMATCH", f"{language!r} is not a language code such as EN", language)
+        if not isinstance(text, str) or not text.strip():
+            return field_error("STRING_EXPECTED", f"the {language} text must be a non-blank string", language)
+        if len(text) > limit:
+            return field_error("STRING_LENGTH_GREATER_THAN_MAX", f"at most {limit} characters", limit)
+    return None
+
+
+def _check_message(item: dict[str, Any], errors: ItemErrors) -> bool:
+    """Returns without_message; a message needs a title and text, no message needs both null."""
+    without = item.get("without_message")
+    if without is None:
+        without = False
+    elif not isinstance(without, bool):
+        errors["without_message"] = field_error("BOOLEAN_EXPECTED", "must be true or false")
+        return False
+    for field, limit in (("public_title", MAX_TITLE), ("public_message", MAX_MESSAGE)):
+        value = item.get(field)
+        if without:
+            if value is not None:
+                errors[field] = field_error("VALUE_NOT_ALLOWED", f"{field} must be null when without_message is true")
+        elif value is None:
+            errors[field] = field_error(
+                "VALUE_REQUIRED", f"{field} is required unless without_message is true (then it must be null)"
+            )
+        else:
+            problem = _check_lang_text(value, limit)
+            if problem:
+                errors[field] = problem
+    return without
+
+
+def check_item(
+    index: int, item: Any, rules: AmountRules, default_assignment: str | None = None
+) -> BonusDraft | ItemErrors:
+    """The item as a draft, or its field errors. Unknown keys (`__item_idx`, `id`...) are ignored."""
+    if not isinstance(item, dict):
+        return {"item": field_error("OBJECT_EXPECTED", "each bonus must be a JSON object")}
+    errors: ItemErrors = {}
+    user_id = item.get("user_id")
+    if user_id is None:
+        errors["user_id"] = field_error("VALUE_REQUIRED", "user_id is required")
+    elif not isinstance(user_id, str) or not user_id:
+        errors["user_id"] = field_error("STRING_EXPECTED", "user_id must be a non-empty string")
+    elif len(user_id) > MAX_USER_ID:
+        errors["user_id"] = field_error("STRING_LENGTH_GREATER_THAN_MAX", "no such Toloker", MAX_USER_ID)
+    amount = item.get("amount")
+    micros: int | dict[str, Any] = (
+        field_error("VALUE_REQUIRED", "amount is required") if amount is None else check_amount(amount, rules)
+    )
+    if isinstance(micros, dict):
+        errors["amount"] = micros
+    assignment = item.get("assignment_id")
+    if assignment is None:
+        assignment = default_assignment
+    assignment_id: int | None = None
+    if assignment is not None:
+        assignment_id = parse_id(assignment) if isinstance(assignment, str) else None
+        if assignment_id is None:
+            errors["assignment_id"] = field_error("ENTITY_DOES_NOT_EXIST", "no such assignment", str(assignment))
+    comment = item.get("private_comment")
+    if comment is not None and (problem := _check_text(comment, MAX_COMMENT)):
+        errors["private_comment"] = problem
+    without = _check_message(item, errors)
+    if errors:
+        return errors
+    assert isinstance(micros, int)
+    assert isinstance(user_id, str)
+    return BonusDraft(
+        index=index,
+        user_id=user_id,
+        amount_micros=micros,
+        assignment_id=assignment_id,
+        private_comment=comment,
+        public_title=item.get("public_title"),
+        public_message=item.get("public_message"),
+        without_message=without,
+    )
+
+
+# Expanding IN parameters: one cached statement however many ids a batch has.
+_WORKERS = select(RequesterToloker.user_id).where(
+    RequesterToloker.requester_id == bindparam("requester_id"),
+    RequesterToloker.user_id.in_(bindparam("ids", expanding=True)),
+    RequesterToloker.started_count >= 1,
+)
+_OWNERS = select(Assignment.id, Assignment.user_id).where(
+    Assignment.requester_id == bindparam("requester_id"),
+    Assignment.id.in_(bindparam("ids", expanding=True)),
+)
+
+
+def check_references(session: Session, requester_id: int, drafts: Sequence[BonusDraft]) -> dict[int, ItemErrors]:
+    """Errors by item index for Tolokers who never started this requester's tasks and for
+    assignments that are not that Toloker's in this requester's pools. Set-based."""
+    errors: dict[int, ItemErrors] = {}
+    if not drafts:
+        return errors
+    workers: set[str] = set()
+    for part in chunks(sorted({d.user_id for d in drafts}), _IN_CHUNK):
+        workers.update(session.execute(_WORKERS, {"requester_id": requester_id, "ids": list(part)}).scalars())
+    owners: dict[int, str] = {}
+    wanted = sorted({d.assignment_id for d in drafts if d.assignment_id is not None})
+    for part in chunks(wanted, _IN_CHUNK):
+        rows = session.execute(_OWNERS, {"requester_id": requester_id, "ids": list(part)})
+        owners.update((row.id, row.user_id) for row in rows)
+    for draft in drafts:
+        if draft.user_id not in workers:
+            # Same answer for unknown Tolokers and other requesters' workers: no leak.
+            errors.setdefault(draft.index, {})["user_id"] = field_error(
+                "ENTITY_DOES_NOT_EXIST", "no such Toloker among those who started your tasks", draft.user_id
+            )
+        if draft.assignment_id is not None and owners.get(draft.assignment_id) != draft.user_id:
+            errors.setdefault(draft.index, {})["assignment_id"] = field_error(
+                "ENTITY_DOES_NOT_EXIST", "no such assignment of this Toloker in your pools", draft.assignment_id
+            )
+    return errors
+
+
+def _loose_key(item: Any) -> Any:
+    if not isinstance(item, dict):
+        return None
+    user_id, amount, comment = item.get("user_id"), item.get("amount"), item.get("private_comment")
+    if not isinstance(user_id, str) or isinstance(amount, dict | list) or amount is None:
+        return None
+    return (user_id, amount, comment if isinstance(comment, str) else None)
+
+
+def _full_key(item: dict[str, Any]) -> Hashable:
+    """Title, message and comment as one hashable value; dict order does not matter."""
+    texts = (item.get("public_title"), item.get("public_message"), item.get("private_comment"))
+    key = tuple(tuple(sorted(t.items())) if isinstance(t, dict) else t for t in texts)
+    try:
+        hash(key)
+    except TypeError:  # nested junk: compare its JSON (the item is invalid anyway)
+        return simplejson.dumps(texts, sort_keys=True, use_decimal=True)
+    return key
+
+
+def check_no_duplicates(items: Sequence[Any]) -> None:
+    """DuplicateBonuses if two items pay the same amount with the same texts to one Toloker.
+
+    A cheap (user, amount, comment) key first; texts are compared only where it repeats.
+    """
+    first_of: dict[Any, int] = {}
+    repeats: dict[Any, list[int]] = {}
+    for index, item in enumerate(items):
+        key = _loose_key(item)
+        if key is None:
+            continue
+        first = first_of.setdefault(key, index)
+        if first != index:
+            repeats.setdefault(key, [first]).append(index)
+    for indexes in repeats.values():
+        texts: dict[Hashable, int] = {}
+        for index in indexes:
+            full = _full_key(items[index])
+            if full in texts:
+                raise DuplicateBonuses(texts[full], index)
+            texts[full] = index

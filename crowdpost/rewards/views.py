@@ -1,0 +1,122 @@
+"""Bonuses as the wire shows them: Toloka's UserBonus for requesters, a localized view for Tolokers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from crowdpost.kit.ids import format_id
+from crowdpost.kit.money import from_micros
+from crowdpost.models import Bonus
+from crowdpost.rewards.validation import BonusDraft
+
+
+@lru_cache(maxsize=4096)
+def _amount(micros: int) -> Decimal:
+    """Batches repeat a few amounts; Decimal formatting is the costly part of a view."""
+    return from_micros(micros)
+
+
+def _user_bonus(
+    *,
+    bonus_id: int | None,
+    user_id: str,
+    amount_micros: int,
+    assignment_id: int | None,
+    private_comment: str | None,
+    public_title: dict[str, str] | None,
+    public_message: dict[str, str] | None,
+    without_message: bool,
+    created: datetime | str | None,
+) -> dict[str, Any]:
+    view: dict[str, Any] = {"user_id": user_id, "amount": _amount(amount_micros)}
+    if private_comment is not None:
+        view["private_comment"] = private_comment
+    if public_title is not None:
+        view["public_title"] = public_title
+    if public_message is not None:
+        view["public_message"] = public_message
+    view["without_message"] = without_message
+    if assignment_id is not None:
+        view["assignment_id"] = format_id(assignment_id)
+    if bonus_id is not None:
+        view["id"] = format_id(bonus_id)
+    if created is not None:
+        view["created"] = created
+    return view
+
+
+def bonus_view(bonus: Bonus) -> dict[str, Any]:
+    """Toloka's UserBonus: `id` is a fixed-width string whose text order is creation order."""
+    return _user_bonus(
+        bonus_id=bonus.id,
+        user_id=bonus.user_id,
+        amount_micros=bonus.amount_micros,
+        assignment_id=bonus.assignment_id,
+        private_comment=bonus.private_comment,
+        public_title=bonus.public_title,
+        public_message=bonus.public_message,
+        without_message=bonus.without_message,
+        created=bonus.created,
+    )
+
+
+def bonus_input(bonus: Bonus) -> dict[str, Any]:
+    """What the client sent for a bonus, as far as the stored row says (log `input`)."""
+    view = bonus_view(bonus)
+    view.pop("id")
+    view.pop("created")
+    return view
+
+
+def draft_view(draft: BonusDraft, bonus_id: int, created: datetime | str) -> dict[str, Any]:
+    """The view of a bonus just paid, without reading it back (`created` may be preformatted)."""
+    return _user_bonus(
+        bonus_id=bonus_id,
+        user_id=draft.user_id,
+        amount_micros=draft.amount_micros,
+        assignment_id=draft.assignment_id,
+        private_comment=draft.private_comment,
+        public_title=draft.public_title,
+        public_message=draft.public_message,
+        without_message=draft.without_message,
+        created=created,
+    )
+
+
+def pick_language(texts: dict[str, str] | None, preferred: Sequence[str]) -> str | None:
+    """The Toloker's languages first, then English, then whatever the requester wrote."""
+    if not texts:
+        return None
+    for language in (*preferred, "EN"):
+        if language in texts:
+            return language
+    return sorted(texts)[0]
+
+
+def toloker_bonus_view(bonus: Bonus, languages: Sequence[str], requester_name: dict[str, str]) -> dict[str, Any]:
+    """A Toloker's own bonus: no private comment; title and message in their language."""
+    title_language = pick_language(bonus.public_title, languages)
+    message_language = pick_language(bonus.public_message, languages)
+    name_language = pick_language(requester_name, languages)
+    view: dict[str, Any] = {
+        "id": format_id(bonus.id),
+        "amount": from_micros(bonus.amount_micros),
+        "requester": {
+            "id": format_id(bonus.requester_id),
+            "name": requester_name.get(name_language) if name_language else None,
+        },
+        "without_message": bonus.without_message,
+        "created": bonus.created,
+    }
+    if bonus.public_title and title_language:
+        view["title"] = bonus.public_title[title_language]
+    if bonus.public_message and message_language:
+        view["message"] = bonus.public_message[message_language]
+        view["language"] = message_language
+    if bonus.assignment_id is not None:
+        view["assignment_id"] = format_id(bonus.assignment_id)
+    return view
