@@ -41,7 +41,7 @@ from crowdpost.messaging.schemas import (
     ThreadKind,
 )
 from crowdpost.models import Message, MessageThread, RequesterThread
-from crowdpost.workforce.audience import AudienceRequest, audience_select, count_audience
+from crowdpost.workforce.audience import AudienceRequest, audience_select, count_audience, is_large_audience
 
 DEDUPE_WINDOW = timedelta(seconds=60)
 REPLYABLE_KINDS = frozenset({ThreadKind.COMPOSE, ThreadKind.CONVERSATION, ThreadKind.APPEAL})
@@ -220,7 +220,9 @@ def do_compose(
         recipients_filter=req.recipients_filter,
         created=now,
     )
-    audience = audience_select(req, min_started=settings.all_recipients_min_started)
+    audience = audience_select(
+        req, min_started=settings.all_recipients_min_started, large=is_large_audience(session, requester_id)
+    )
     delivered = repository.fan_out(session, audience, thread.id, requester_id, now)
     if delivered == 0:
         raise ValidationFailed(

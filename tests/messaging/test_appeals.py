@@ -78,3 +78,25 @@ def test_accepting_the_assignment_posts_a_note_on_the_appeal(
     assert "UNREAD" in after["folders"]
     requester_view = requester_http.get(f"{THREADS}/{appeal['id']}").json()
     assert len(requester_view["messages"]) == 2
+
+
+def test_accepting_through_the_api_settles_the_appeal(
+    requester_http: httpx.Client, server_url: str, admin: Admin, db: Database, requester: RequesterInfo
+) -> None:
+    _, pool_id, (worker,) = crew(db, admin, requester.id, [{}], started=1)
+    assignment = _rejected(admin, pool_id, worker, days_ago=3)
+    with toloker_client(server_url, admin, worker) as toloker:
+        appeal = toloker.post(f"/assignments/{assignment}/appeal", json={"text": "please look again"}).json()
+        accepted = requester_http.patch(
+            f"/api/v1/assignments/{assignment}", json={"status": "ACCEPTED", "public_comment": "You were right"}
+        )
+        again = requester_http.patch(f"/api/v1/assignments/{assignment}", json={"status": "ACCEPTED"})
+        after = toloker.get(f"/message-threads/{appeal['id']}").json()
+
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "ACCEPTED"
+    assert again.status_code == 409
+    assert again.json()["code"] == "INAPPROPRIATE_STATUS"
+    roles = [m["from"]["role"] for m in after["messages"]]
+    assert roles == ["SYSTEM", "USER"]
+    assert "You were right" in after["messages"][0]["text"]["EN"]
