@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from crowdpost.accounts.tokens import hash_token, parse_authorization
 from crowdpost.config import SettingsDep
@@ -42,17 +42,19 @@ class TolokerCaller:
     toloker_id: str
 
 
+# Every request runs it: built once, with the hash bound.
+_TOKEN_LOOKUP = select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id).where(
+    ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(None)
+)
+
+
 def resolve_caller(session: SessionDep, settings: SettingsDep, authorization: str | None = Header(None)) -> Caller:
     token = parse_authorization(authorization)
     if token is None:
         raise AuthenticationFailed()
     if hmac.compare_digest(token.encode(), settings.admin_token.encode()):
         return Caller(role="OPERATOR")
-    row = session.execute(
-        select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked.is_(None)
-        )
-    ).one_or_none()
+    row = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).one_or_none()
     if row is None:
         raise AuthenticationFailed("Authentication failed: unknown or revoked token")
     return Caller(role=row.role, requester_id=row.requester_id, toloker_id=row.toloker_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, String, and_, case, cast, func, insert, literal, select
+from sqlalchemy import Boolean, Integer, String, and_, bindparam, case, cast, insert, literal, select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ValidationFailed, field_error
@@ -21,7 +21,7 @@ from crowdpost.messaging.schemas import InterlocutorRole, PlatformMessageForm, T
 from crowdpost.messaging.service import NewMessage, check_texts, new_thread, write_message
 from crowdpost.messaging.views import ADMINISTRATOR_ID, SYSTEM_ID
 from crowdpost.models import Bonus, Message, MessageThread, Requester, RequesterThread, TolokerThread
-from crowdpost.models.base import JSONType
+from crowdpost.models.base import JSONType, UTCDateTime
 
 DEFAULT_BONUS_TOPIC = {"EN": "You received a bonus"}
 # Bonus ids per statement when they are not one contiguous run (SQLite: 32,766 parameters).
@@ -141,8 +141,94 @@ def bonus_id_groups(bonus_ids: tuple[int, ...]) -> list[tuple[int, int] | list[i
     return [ordered[i : i + _ID_CHUNK] for i in range(0, len(ordered), _ID_CHUNK)]
 
 
-def _in_group(column: Any, group: tuple[int, int] | list[int]) -> Any:
-    return column.between(*group) if isinstance(group, tuple) else column.in_(group)
+def _has_value(column: Any) -> Any:
+    # A JSON column may hold SQL NULL or a JSON null, depending on how the row was written.
+    return and_(column.is_not(None), cast(column, String) != "null")
+
+
+def _in_group(column: Any, ranged: bool) -> Any:
+    """`column` within the bound id group: `first`..`last` when ranged, else the `ids` list."""
+    if ranged:
+        return column.between(bindparam("first"), bindparam("last"))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _bonus_thread_statements(ranged: bool) -> tuple[Any, Any, Any]:
+    """The three INSERT ... SELECTs of `do_bonus_threads`, built once (building a statement
+    costs more than running it) with the requester, the time and the id group bound."""
+    now = bindparam("now", type_=UTCDateTime)
+    requester = bindparam("requester_id", type_=Integer)
+    paid = (
+        select(Bonus)
+        .where(
+            Bonus.requester_id == requester,
+            _in_group(Bonus.id, ranged),
+            Bonus.without_message.is_(False),
+            _has_value(Bonus.public_message),
+        )
+        .subquery()
+    )
+    thread_cols = ["requester_id", "kind", "topic", "answerable", "toloker_id", "bonus_id", "assignment_id"]
+    counts = ["delivered_count", "banned_count", "unknown_count", "created"]
+    threads = insert(MessageThread).from_select(
+        [*thread_cols, *counts],
+        select(
+            paid.c.requester_id,
+            literal(ThreadKind.BONUS.value),
+            case((_has_value(paid.c.public_title), paid.c.public_title), else_=literal(DEFAULT_BONUS_TOPIC, JSONType)),
+            literal(False, Boolean),
+            paid.c.user_id,
+            paid.c.id,
+            paid.c.assignment_id,
+            literal(1),
+            literal(0),
+            literal(0),
+            now,
+        ),
+    )
+    # The batch's bonuses and their threads, both found by the id group: by primary key
+    # and by `ix_message_threads_bonus_id` (a restriction on `bonus_id` lets both SQLite
+    # and PostgreSQL use that partial index). The cost follows the batch, never the number
+    # of BONUS threads the requester already has. Only bonus threads carry a `bonus_id`.
+    joined = (
+        select(MessageThread.id, MessageThread.requester_id, MessageThread.toloker_id, Bonus.public_message)
+        .select_from(Bonus)
+        .join(MessageThread, MessageThread.bonus_id == Bonus.id)
+        .where(Bonus.requester_id == requester, _in_group(Bonus.id, ranged))
+        .where(_in_group(MessageThread.bonus_id, ranged), MessageThread.kind == ThreadKind.BONUS.value)
+        .subquery()
+    )
+    messages = insert(Message).from_select(
+        ["thread_id", "requester_id", "sender_role", "sender_id", "text", "created"],
+        select(
+            joined.c.id,
+            joined.c.requester_id,
+            literal(InterlocutorRole.REQUESTER.value),
+            bindparam("sender_id"),
+            joined.c.public_message,
+            now,
+        ),
+    )
+    flags = ["inbox", "outbox", "notification", "important", "unread"]
+    toloker_threads = insert(TolokerThread).from_select(
+        ["user_id", "thread_id", "requester_id", "created", *flags],
+        select(
+            joined.c.toloker_id,
+            joined.c.id,
+            joined.c.requester_id,
+            now,
+            literal(True, Boolean),
+            literal(False, Boolean),
+            literal(True, Boolean),
+            literal(False, Boolean),
+            literal(True, Boolean),
+        ),
+    )
+    return threads, messages, toloker_threads
+
+
+_RANGED_STATEMENTS = _bonus_thread_statements(ranged=True)
+_LISTED_STATEMENTS = _bonus_thread_statements(ranged=False)
 
 
 def do_bonus_threads(session: Session, requester_id: int, bonus_ids: tuple[int, ...]) -> int:
@@ -157,82 +243,23 @@ def do_bonus_threads(session: Session, requester_id: int, bonus_ids: tuple[int, 
 
 
 def _bonus_threads(session: Session, requester_id: int, group: tuple[int, int] | list[int]) -> int:
-    now = utcnow()
-    paid = (
-        select(Bonus)
-        .where(
-            Bonus.requester_id == requester_id,
-            _in_group(Bonus.id, group),
-            Bonus.without_message.is_(False),
-            _has_value(Bonus.public_message),
-        )
-        .subquery()
-    )
-    thread_cols = ["requester_id", "kind", "topic", "answerable", "toloker_id", "bonus_id", "assignment_id"]
-    counts = ["delivered_count", "banned_count", "unknown_count", "created"]
-    threads = select(
-        paid.c.requester_id,
-        literal(ThreadKind.BONUS.value),
-        case((_has_value(paid.c.public_title), paid.c.public_title), else_=literal(DEFAULT_BONUS_TOPIC, JSONType)),
-        literal(False, Boolean),
-        paid.c.user_id,
-        paid.c.id,
-        paid.c.assignment_id,
-        literal(1),
-        literal(0),
-        literal(0),
-        literal(now),
-    )
-    made = repository.rows_written(session, insert(MessageThread).from_select([*thread_cols, *counts], threads))
+    params: dict[str, Any] = {
+        "requester_id": requester_id,
+        "now": utcnow(),
+        # Every row is this requester's bonus: their public id is the sender.
+        "sender_id": format_id(requester_id),
+    }
+    if isinstance(group, tuple):
+        threads, messages, toloker_threads = _RANGED_STATEMENTS
+        params["first"], params["last"] = group
+    else:
+        threads, messages, toloker_threads = _LISTED_STATEMENTS
+        params["ids"] = group
+    made = repository.rows_written(session, threads, params)
     if not made:
         return 0
-    joined = (
-        select(MessageThread.id, MessageThread.requester_id, MessageThread.toloker_id, Bonus.public_message)
-        .join(Bonus, Bonus.id == MessageThread.bonus_id)
-        .where(_in_group(MessageThread.bonus_id, group), MessageThread.kind == ThreadKind.BONUS.value)
-        .where(MessageThread.requester_id == requester_id)
-        .subquery()
-    )
-    session.execute(
-        insert(Message).from_select(
-            ["thread_id", "requester_id", "sender_role", "sender_id", "text", "created"],
-            select(
-                joined.c.id,
-                joined.c.requester_id,
-                literal(InterlocutorRole.REQUESTER.value),
-                _requester_public_id(session, joined.c.requester_id),
-                joined.c.public_message,
-                literal(now),
-            ),
-        )
-    )
-    flags = ["inbox", "outbox", "notification", "important", "unread"]
-    session.execute(
-        insert(TolokerThread).from_select(
-            ["user_id", "thread_id", "requester_id", "created", *flags],
-            select(
-                joined.c.toloker_id,
-                joined.c.id,
-                joined.c.requester_id,
-                literal(now),
-                literal(True, Boolean),
-                literal(False, Boolean),
-                literal(True, Boolean),
-                literal(False, Boolean),
-                literal(True, Boolean),
-            ),
-        )
-    )
+    # On the connection: a session would take the parameters for an ORM bulk INSERT.
+    connection = session.connection()
+    connection.execute(messages, params)
+    connection.execute(toloker_threads, params)
     return made
-
-
-def _requester_public_id(session: Session, column: Any) -> Any:
-    """format_id in SQL: the 12-digit zero-padded requester id."""
-    if session.get_bind().dialect.name == "sqlite":
-        return func.printf("%012d", column)
-    return func.lpad(cast(column, String), 12, "0")
-
-
-def _has_value(column: Any) -> Any:
-    # A JSON column may hold SQL NULL or a JSON null, depending on how the row was written.
-    return and_(column.is_not(None), cast(column, String) != "null")

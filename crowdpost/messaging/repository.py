@@ -214,9 +214,9 @@ def fan_out(session: Session, audience: Any, thread_id: int, requester_id: int, 
     return rows_written(session, stmt)
 
 
-def rows_written(session: Session, stmt: Any) -> int:
+def rows_written(session: Session, stmt: Any, params: dict[str, Any] | None = None) -> int:
     """How many rows a Core INSERT ... SELECT or UPDATE wrote (SQLAlchemy drops INSERT rowcounts unless asked)."""
-    return int(session.connection().execute(stmt.execution_options(preserve_rowcount=True)).rowcount)
+    return int(session.connection().execute(stmt.execution_options(preserve_rowcount=True), params).rowcount)
 
 
 def upsert_requester_state(session: Session, row: dict[str, Any], flags: dict[str, bool]) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from crowdpost.errors import ApiError, DoesNotExist
 from crowdpost.kit.money import from_micros
@@ -33,18 +35,25 @@ class LedgerLine:
     description: str | None = None
 
 
+# Built once with bound values (building a statement costs more than running it) and run
+# on the connection: plain SQL, no ORM evaluation of the WHERE clause against the session.
+_APPLY_DELTA = (
+    update(Requester)
+    .where(Requester.id == bindparam("requester_id"), Requester.balance_micros + bindparam("delta") >= 0)
+    .values(balance_micros=Requester.balance_micros + bindparam("delta"))
+    .returning(Requester.balance_micros)
+)
+_INSERT_LINES = insert(LedgerEntry)
+
+
 def change_balance(session: Session, requester_id: int, lines: Sequence[LedgerLine]) -> int:
     """Apply all `lines` atomically; returns the new balance in micros.
 
     Raises NotEnoughBalance (nothing changed) if the balance would go below zero.
     """
     delta = sum(line.amount_micros for line in lines)
-    new_balance = session.execute(
-        update(Requester)
-        .where(Requester.id == requester_id, Requester.balance_micros + delta >= 0)
-        .values(balance_micros=Requester.balance_micros + delta)
-        .returning(Requester.balance_micros)
-    ).scalar_one_or_none()
+    connection = session.connection()
+    new_balance = connection.execute(_APPLY_DELTA, {"requester_id": requester_id, "delta": delta}).scalar_one_or_none()
     if new_balance is None:
         balance = session.execute(
             select(Requester.balance_micros).where(Requester.id == requester_id)
@@ -55,6 +64,10 @@ def change_balance(session: Session, requester_id: int, lines: Sequence[LedgerLi
             f"Not enough money on the balance: {from_micros(balance)} available, {from_micros(-delta)} needed",
             payload={"balance": from_micros(balance), "required": from_micros(-delta)},
         )
+    # A Requester this session already loaded shows the new balance, as an ORM UPDATE would.
+    loaded = session.identity_map.get(identity_key(Requester, requester_id))
+    if loaded is not None:
+        set_committed_value(loaded, "balance_micros", new_balance)
     now = utcnow()
     running = new_balance - delta
     rows = []
@@ -72,8 +85,8 @@ def change_balance(session: Session, requester_id: int, lines: Sequence[LedgerLi
             }
         )
     if rows:
-        session.execute(insert(LedgerEntry), rows)
-    return new_balance
+        connection.execute(_INSERT_LINES, rows)
+    return int(new_balance)
 
 
 def ledger_sum(session: Session, requester_id: int) -> int:

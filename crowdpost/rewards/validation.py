@@ -81,8 +81,25 @@ class DuplicateBonuses(ConflictState):
         )
 
 
+# The Decimal amount last found valid, its rules and micros: batches usually pay one
+# amount to everyone. Equal Decimals ("0.5", "0.50") are equally valid with equal micros.
+# Swapped in whole (thread-safe).
+_last_valid: tuple[AmountRules, Decimal, int] | None = None
+
+
 def check_amount(value: Any, rules: AmountRules) -> int | dict[str, Any]:
     """Micros of an exact amount within the bounds, or the field error. Never rounds."""
+    global _last_valid
+    last = _last_valid
+    if last is not None and type(value) is Decimal and last[0] is rules and value.is_finite() and value == last[1]:
+        return last[2]
+    result = _check_amount(value, rules)
+    if type(value) is Decimal and isinstance(result, int):
+        _last_valid = (rules, value, result)
+    return result
+
+
+def _check_amount(value: Any, rules: AmountRules) -> int | dict[str, Any]:
     if isinstance(value, bool | float):
         # bool is an int to Python; a float has already lost the exact value.
         return field_error("FLOAT_EXPECTED", "amount must be a JSON number such as 1.50")
