@@ -23,33 +23,28 @@ import argparse
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ADMIN, backend_url, server, write_section  # noqa: E402
 from crowdpost.db import Database, make_engine  # noqa: E402
 from crowdpost.kit.pagination import ListParams  # noqa: E402
 from crowdpost.messaging.repository import ThreadFilters  # noqa: E402
 from crowdpost.messaging.schemas import Folder  # noqa: E402
 from crowdpost.messaging.service import list_requester_threads  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
-from tests.fixtures.live_server import free_port  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Messaging"
-ADMIN = "bench-admin-token"
 WORDS = ["pool", "task", "instructions", "bonus", "quality", "review", "labels", "images", "audio", "update"]
 
 
@@ -60,26 +55,6 @@ def _ms(seconds: float) -> str:
 def _pcts(samples: list[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-@contextmanager
-def backend_url(name: str, root: Path) -> Iterator[str]:
-    if name == "sqlite":
-        yield f"sqlite:///{root / 'bench.sqlite3'}"
-        return
-    from tests.fixtures.backends import start_postgres
-
-    generator = start_postgres(root)
-    admin_url = next(generator)
-    engine = make_engine(admin_url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS crowdpost_bench"))
-        conn.execute(text("CREATE DATABASE crowdpost_bench"))
-    engine.dispose()
-    try:
-        yield make_url(admin_url).set(database="crowdpost_bench").render_as_string(hide_password=False)
-    finally:
-        generator.close()
 
 
 def _series(engine: Engine, n: int) -> str:
@@ -104,40 +79,6 @@ def seed_tolokers(engine: Engine, requester_id: int, n: int) -> None:
         )
 
 
-@contextmanager
-def server(url: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CROWDPOST_DATABASE_URL": url,
-        "CROWDPOST_ADMIN_TOKEN": ADMIN,
-        "CROWDPOST_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdpost", "serve", "--port", str(port), "--no-worker"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("server did not start")
-        time.sleep(0.2)
-    try:
-        yield base, proc
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -148,7 +89,7 @@ def peak_rss_mb(pid: int) -> float:
 def bench_send(url: str, n: int) -> dict[str, Any]:
     engine = make_engine(url)
     upgrade(engine)
-    with server(url) as (base, proc):
+    with server(url, worker=False) as (base, proc):
         created = httpx.post(
             f"{base}/api/admin/v1/requesters",
             json={"public_name": "Bench"},
@@ -305,17 +246,6 @@ def render(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    if SECTION in current:
-        head, _, rest = current.partition(SECTION)
-        tail = rest.split("\n## ", 1)
-        current = head + section + ("\n## " + tail[1] if len(tail) > 1 else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    RESULTS.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--tolokers", type=int, default=100_000)
@@ -327,7 +257,10 @@ def main() -> None:
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows: dict[str, dict[str, Any]] = {}
     for name in backends:
-        with tempfile.TemporaryDirectory(prefix="crowdpost-bench-") as tmp, backend_url(name, Path(tmp)) as url:
+        with (
+            tempfile.TemporaryDirectory(prefix="crowdpost-bench-") as tmp,
+            backend_url(name, Path(tmp), "crowdpost_bench") as url,
+        ):
             send = bench_send(url, args.tolokers)
             print(name, "send", send, flush=True)
             reads = bench_reads(url, args.threads, args.runs)
@@ -336,7 +269,7 @@ def main() -> None:
     section = render(rows, args)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("Messaging", section)
 
 
 if __name__ == "__main__":

