@@ -33,8 +33,8 @@ err_console = Console(stderr=True, soft_wrap=True)
 IMPORT_CHUNK = 10_000
 
 
-def _database() -> Database:
-    return Database.from_settings(get_settings())
+def _database(*, long_running: bool = False) -> Database:
+    return Database.from_settings(get_settings(), background_checkpoints=long_running)
 
 
 def _migrate(db: Database) -> None:
@@ -97,7 +97,8 @@ def serve(
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    db = _database()
+    db = _database(long_running=True)
+    checkpointer = db.start_checkpointer()
     _migrate(db)
     if demo:
         _print_demo(_load_demo(db))
@@ -121,6 +122,8 @@ def serve(
     finally:
         if embedded:
             embedded.stop()
+        if checkpointer:
+            checkpointer.stop()
         db.dispose()
 
 
@@ -131,7 +134,8 @@ def worker_command() -> None:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
-    db = _database()
+    db = _database(long_running=True)
+    checkpointer = db.start_checkpointer()
     _migrate(db)
     stop = threading.Event()
 
@@ -145,6 +149,8 @@ def worker_command() -> None:
     try:
         run_forever(db, stop, settings.worker_poll_interval, timedelta(seconds=settings.worker_lease_seconds))
     finally:
+        if checkpointer:
+            checkpointer.stop()
         db.dispose()
 
 
