@@ -37,6 +37,7 @@ from bench.common import RESULTS, write_section  # noqa: E402
 from crowdpost.db import Database, make_engine  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
 from crowdpost.workforce.audience import AudienceRequest, count_audience  # noqa: E402
+from crowdpost.workforce.language_list import language_list  # noqa: E402
 
 SECTION = "## Recipient filters"
 MIN_STARTED = 2
@@ -132,6 +133,8 @@ def toloker_id(i: int) -> str:
 
 
 def tolokers(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+    # The same stream `languages` draws from, so `language_list` matches `toloker_languages`.
+    language_rng = random.Random("toloker_languages")
     for i in range(n):
         os_family, device, client = rng.choice(OS)
         major = rng.randint(5, 17)
@@ -154,20 +157,25 @@ def tolokers(n: int, rng: random.Random) -> Iterator[tuple[Any, ...]]:
             major,
             minor,
             device,
+            language_list(spoken(language_rng)),
             NOW,
         )
 
 
 TOLOKER_COLUMNS = (
     "id, country, citizenship, city, gender, date_of_birth, education, adult_allowed, verified, region_by_phone,"
-    " region_by_ip, client_type, os_family, os_version, os_version_major, os_version_minor, device_category, created"
+    " region_by_ip, client_type, os_family, os_version, os_version_major, os_version_minor, device_category,"
+    " language_list, created"
 )
+
+
+def spoken(rng: random.Random) -> list[str]:
+    return [code for code, share in LANGS if rng.random() < share] or ["EN"]
 
 
 def languages(n: int, rng: random.Random) -> Iterator[tuple[str, str]]:
     for i in range(n):
-        spoken = [code for code, share in LANGS if rng.random() < share] or ["EN"]
-        for code in spoken:
+        for code in spoken(rng):
             yield toloker_id(i), code
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from crowdpost.db import Database
-from crowdpost.migrate import is_up_to_date, upgrade
+from crowdpost.migrate import alembic_config, is_up_to_date, upgrade
 from crowdpost.models import Base
 
 
@@ -28,3 +32,24 @@ def test_upgrade_is_idempotent(db: Database) -> None:
 def _is_engine_specific(diff: object) -> bool:
     text = repr(diff)
     return any(marker in text for marker in ("_fts", "search_vector", "tsvector"))
+
+
+def test_language_list_is_backfilled_from_toloker_languages(db: Database) -> None:
+    """0005 adds `tolokers.language_list`; Tolokers imported before it get theirs."""
+    config = alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005-1")
+        conn.execute(
+            text("INSERT INTO tolokers (id, country, created) VALUES ('old-1', 'GB', :now), ('old-2', 'GB', :now)"),
+            {"now": datetime(2026, 1, 1)},
+        )
+        conn.execute(
+            text("INSERT INTO toloker_languages (user_id, language) VALUES ('old-1', 'RU'), ('old-1', 'EN')")
+        )
+    upgrade(db.engine)
+    with db.engine.connect() as conn:
+        lists = dict(conn.execute(text("SELECT id, language_list FROM tolokers WHERE id LIKE 'old-%'")).all())
+    assert lists["old-2"] == ""
+    # SQLite's group_concat has no order; the filter only tests membership.
+    assert lists["old-1"] in ("|EN|RU|", "|RU|EN|")

@@ -7,8 +7,9 @@
 type) and raises ValidationFailed naming the path of the first problem, e.g.
 `recipients_filter.and.1.or.0.value`. `compile_filter` turns the parsed tree into a
 single SQLAlchemy boolean expression: profile and computed keys are column comparisons
-on `tolokers`, languages and skills are sub-selects over covering indexes (see
-`compile_filter` for which form where). Nothing is loaded into Python.
+on `tolokers`, languages a substring test of `tolokers.language_list`, and skills are
+sub-selects over covering indexes (see `compile_filter` for which form where). Nothing
+is loaded into Python.
 
 Semantics (also in the description of `POST /api/v1/recipients/count`):
 - `NE` is exactly the complement of `EQ`, and `NOT_IN` of `IN`: a Toloker whose value
@@ -34,7 +35,8 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.jsonwire import dumps
-from crowdpost.models import Toloker, TolokerLanguage, UserSkill
+from crowdpost.models import Toloker, UserSkill
+from crowdpost.workforce.language_list import speaks
 from crowdpost.workforce.profile import ClientType, DeviceCategory, Education, Gender, OsFamily, UserAgentType
 from crowdpost.workforce.sqlclock import db_utcnow
 
@@ -341,7 +343,7 @@ def uses_profile(node: Node) -> bool:
     """Whether the condition reads `tolokers` columns (the caller joins the table only then)."""
     if isinstance(node, Group):
         return any(uses_profile(m) for m in node.members)
-    return node.category != "skill" and node.key != "languages"
+    return node.category != "skill"
 
 
 def compile_filter(node: Node, *, requester_id: int, user_id: UserIdColumn) -> ColumnElement[bool]:
@@ -367,18 +369,14 @@ def _compile(node: Node, requester_id: int, user_id: UserIdColumn, *, top_level:
     if node.category == "skill":
         return _skill_condition(node, requester_id, user_id, as_set=top_level)
     if node.key == "languages":
-        speaks = (
-            select(TolokerLanguage.user_id)
-            .where(TolokerLanguage.user_id == user_id, TolokerLanguage.language == node.value)
-            .exists()
-        )
-        return speaks if node.operator is Operator.IN else ~speaks
+        found = speaks(Toloker.language_list, node.value)
+        return found if node.operator is Operator.IN else ~found
     column: InstrumentedAttribute[Any] = getattr(Toloker, node.key)
     return _compare(column, node.operator, node.value)
 
 
 def _cost(node: Node) -> int:
-    """Rough per-Toloker cost: a column comparison 0, a language probe 1, a skill list 2."""
+    """Rough per-Toloker cost: a column comparison 0, a substring test 1, a skill probe 2."""
     if isinstance(node, Group):
         return sum(_cost(m) for m in node.members)
     return 2 if node.category == "skill" else 1 if node.key == "languages" else 0

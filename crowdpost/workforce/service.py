@@ -18,6 +18,7 @@ from crowdpost.kit.ids import parse_id
 from crowdpost.kit.money import to_micros
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Assignment, Pool, RequesterToloker, Toloker, TolokerLanguage
+from crowdpost.workforce.language_list import language_list
 from crowdpost.workforce.schemas import AssignmentIn, TolokerIn, Version
 from crowdpost.workforce.spec import plain_json
 
@@ -33,6 +34,7 @@ def new_toloker_id() -> str:
 def _profile_row(item: TolokerIn, toloker_id: str, now: datetime) -> dict[str, Any]:
     row = item.model_dump(exclude={"id", "languages", "os_version", "user_agent_version"})
     row["id"] = toloker_id
+    row["language_list"] = language_list(item.languages)
     row["created"] = now
     for field in ("os_version", "user_agent_version"):
         raw = getattr(item, field)

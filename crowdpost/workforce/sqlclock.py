@@ -34,7 +34,8 @@ def _default(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(db_utcnow, "sqlite")
 def _sqlite(element: db_utcnow, compiler: SQLCompiler, **kw: Any) -> str:
-    return "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+    # A scalar sub-select: SQLite runs it once per statement, not once per row compared.
+    return "(SELECT strftime('%Y-%m-%d %H:%M:%f', 'now'))"
 
 
 @compiles(db_utcnow, "postgresql")

@@ -44,7 +44,12 @@ def test_tolokers_are_created_with_profiles(http: httpx.Client, db: Database) ->
         assert (first.os_version_major, first.os_version_minor, first.os_version_bugfix) == (14, 2, 1)
         assert first.user_agent_family == "SAFARI"
         langs = set(session.execute(select(TolokerLanguage.language).where(TolokerLanguage.user_id == "u-1")).scalars())
+        # The filter engine's copy of the same codes, written in the same statement batch.
+        assert first.language_list == "|EN|FR|"
+        second = session.get(Toloker, body[1]["id"])
+        assert second is not None
     assert langs == {"EN", "FR"}
+    assert second.language_list == "|RU|"
 
 
 def test_reimport_updates_profile_and_languages(http: httpx.Client, db: Database) -> None:
@@ -57,6 +62,7 @@ def test_reimport_updates_profile_and_languages(http: httpx.Client, db: Database
         toloker = session.get(Toloker, "u-2")
         assert toloker is not None
         assert toloker.country == "TR"
+        assert toloker.language_list == "|TR|"
         assert list(
             session.execute(select(TolokerLanguage.language).where(TolokerLanguage.user_id == "u-2")).scalars()
         ) == ["TR"]
