@@ -92,7 +92,7 @@ def serve(
     """Serve the API and pages (HTTP/1.1) with an embedded worker."""
     import uvicorn
 
-    from crowdpost.app import create_app
+    from crowdpost.app import create_app, settle_heap
     from crowdpost.worker.loop import EmbeddedWorker
 
     settings = get_settings()
@@ -110,9 +110,11 @@ def serve(
     embedded = EmbeddedWorker(db, settings.worker_poll_interval, lease) if worker and settings.embedded_worker else None
     if embedded:
         embedded.start()
+    application = create_app(settings, db)
+    settle_heap()
     try:
         uvicorn.run(
-            create_app(settings, db),
+            application,
             host=host,
             port=port,
             http="h11",

@@ -44,9 +44,7 @@ def test_language_list_is_backfilled_from_toloker_languages(db: Database) -> Non
             text("INSERT INTO tolokers (id, country, created) VALUES ('old-1', 'GB', :now), ('old-2', 'GB', :now)"),
             {"now": datetime(2026, 1, 1)},
         )
-        conn.execute(
-            text("INSERT INTO toloker_languages (user_id, language) VALUES ('old-1', 'RU'), ('old-1', 'EN')")
-        )
+        conn.execute(text("INSERT INTO toloker_languages (user_id, language) VALUES ('old-1', 'RU'), ('old-1', 'EN')"))
     upgrade(db.engine)
     with db.engine.connect() as conn:
         lists = dict(conn.execute(text("SELECT id, language_list FROM tolokers WHERE id LIKE 'old-%'")).all())
