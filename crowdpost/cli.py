@@ -98,7 +98,6 @@ def serve(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     db = _database(long_running=True)
-    checkpointer = db.start_checkpointer()
     _migrate(db)
     if demo:
         _print_demo(_load_demo(db))
@@ -124,8 +123,6 @@ def serve(
     finally:
         if embedded:
             embedded.stop()
-        if checkpointer:
-            checkpointer.stop()
         db.dispose()
 
 
@@ -137,7 +134,6 @@ def worker_command() -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     db = _database(long_running=True)
-    checkpointer = db.start_checkpointer()
     _migrate(db)
     stop = threading.Event()
 
@@ -151,8 +147,6 @@ def worker_command() -> None:
     try:
         run_forever(db, stop, settings.worker_poll_interval, timedelta(seconds=settings.worker_lease_seconds))
     finally:
-        if checkpointer:
-            checkpointer.stop()
         db.dispose()
 
 

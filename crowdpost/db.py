@@ -57,14 +57,10 @@ def _install_sqlite_pragmas(engine: Engine, *, checkpoint_on_commit: bool) -> No
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def _sqlite_path(url: str) -> str:
-    return url.split("///", 1)[-1]
-
-
 def make_engine(url: str, *, pool_size: int = 10, checkpoint_on_commit: bool = True) -> Engine:
     """`checkpoint_on_commit=False` only together with a running `WalCheckpointer`."""
     if url.startswith("sqlite"):
-        path = _sqlite_path(url)
+        path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
@@ -82,21 +78,26 @@ class Database:
         write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         self._read = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
         self._write = sessionmaker(bind=write_engine, expire_on_commit=False, autoflush=False)
+        self.checkpointer: WalCheckpointer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, *, background_checkpoints: bool = False) -> Database:
-        """`background_checkpoints`: for long-running processes; call `start_checkpointer`."""
-        url = settings.effective_database_url
-        return cls(make_engine(url, checkpoint_on_commit=not background_checkpoints))
+        """`background_checkpoints`: for long-running processes (`serve`, `worker`); on a
+        SQLite file, commits stop checkpointing and a `WalCheckpointer` runs until `dispose`."""
+        engine = make_engine(settings.effective_database_url, checkpoint_on_commit=not background_checkpoints)
+        database = cls(engine)
+        if background_checkpoints:
+            database.start_checkpointer()
+        return database
 
     def start_checkpointer(self) -> WalCheckpointer | None:
         """On a SQLite file, starts the thread that checkpoints the WAL (None elsewhere)."""
         path = self.engine.url.database
         if not self.is_sqlite or not path or path == ":memory:":
             return None
-        checkpointer = WalCheckpointer(path)
-        checkpointer.start()
-        return checkpointer
+        self.checkpointer = WalCheckpointer(path)
+        self.checkpointer.start()
+        return self.checkpointer
 
     def session(self, *, write: bool = True) -> Session:
         return (self._write if write else self._read)()
@@ -115,6 +116,8 @@ class Database:
             session.close()
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
@@ -139,6 +142,10 @@ class WalCheckpointer:
         self._stop.set()
         self._thread.join(timeout)
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int]:
         """(busy, WAL frames, frames checkpointed), as SQLite reports them."""
         busy, frames, done = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
@@ -147,12 +154,13 @@ class WalCheckpointer:
     def _run(self) -> None:
         connection = sqlite3.connect(self._path, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         try:
-            while not self._stop.wait(self._interval):
+            stopping = False
+            while not stopping:
+                stopping = self._stop.wait(self._interval)  # one last round after stop()
                 try:
                     self.checkpoint(connection)
                 except sqlite3.Error:  # a locked or busy database: the next round tries again
                     log.warning("WAL checkpoint failed", exc_info=True)
-            self.checkpoint(connection)
         finally:
             connection.close()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 from crowdpost.app import settle_heap
+from crowdpost.config import Settings
 from crowdpost.db import Database, WalCheckpointer, make_engine
 
 
@@ -70,6 +71,24 @@ def test_checkpointer_thread_catches_up_and_stops(tmp_path: Path) -> None:
     # Only a checkpoint copies pages into the database file; nothing else here ran one.
     assert path.stat().st_size > 5_000 * 400
     db.dispose()
+
+
+def test_long_running_processes_own_a_checkpointer_until_dispose(tmp_path: Path) -> None:
+    path = tmp_path / "serve.db"
+    db = Database.from_settings(Settings(database_url=f"sqlite:///{path}"), background_checkpoints=True)
+    assert db.checkpointer is not None
+    assert db.checkpointer.running
+    with db.engine.connect() as conn:  # and its connections leave checkpoints to it
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 0
+    checkpointer = db.checkpointer
+    db.dispose()
+    assert not checkpointer.running
+
+    plain = Database.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'cli.db'}"))
+    assert plain.checkpointer is None
+    with plain.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 1000
+    plain.dispose()
 
 
 def test_settle_heap_takes_live_objects_out_of_collections() -> None:
