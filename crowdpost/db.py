@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from crowdpost.config import Settings
+from crowdpost.writes import GroupCommit, PooledWrites, Writes
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # How often the background checkpointer copies committed WAL pages into the database.
@@ -75,10 +76,12 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
-        write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
+        self.write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         self._read = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
-        self._write = sessionmaker(bind=write_engine, expire_on_commit=False, autoflush=False)
+        self._write = sessionmaker(bind=self.write_engine, expire_on_commit=False, autoflush=False)
         self.checkpointer: WalCheckpointer | None = None
+        self._writes: Writes | None = None
+        self._writes_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, background_checkpoints: bool = False) -> Database:
@@ -115,7 +118,20 @@ class Database:
         finally:
             session.close()
 
+    @property
+    def writes(self) -> Writes:
+        """Where hot write endpoints run their transactions: grouped on SQLite (one writer
+        at a time, see `crowdpost.writes`), one per unit on PostgreSQL. Started on first use."""
+        with self._writes_lock:
+            if self._writes is None:
+                self._writes = GroupCommit(self.write_engine) if self.is_sqlite else PooledWrites(self.transaction)
+            return self._writes
+
     def dispose(self) -> None:
+        with self._writes_lock:
+            if self._writes is not None:
+                self._writes.close()
+                self._writes = None
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()

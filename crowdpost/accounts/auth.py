@@ -12,9 +12,10 @@ from typing import Annotated
 
 from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
 
 from crowdpost.accounts.tokens import hash_token, parse_authorization
-from crowdpost.config import SettingsDep
+from crowdpost.config import Settings, SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.errors import AccessDenied, AuthenticationFailed
 from crowdpost.kit.ids import format_id
@@ -49,6 +50,11 @@ _TOKEN_LOOKUP = select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id
 
 
 def resolve_caller(session: SessionDep, settings: SettingsDep, authorization: str | None = Header(None)) -> Caller:
+    return identify(session, settings, authorization)
+
+
+def identify(session: Session, settings: Settings, authorization: str | None) -> Caller:
+    """The caller an `Authorization` header names; raises AuthenticationFailed."""
     token = parse_authorization(authorization)
     if token is None:
         raise AuthenticationFailed()
@@ -64,6 +70,10 @@ CallerDep = Annotated[Caller, Depends(resolve_caller)]
 
 
 def require_requester(caller: CallerDep) -> RequesterCaller:
+    return as_requester(caller)
+
+
+def as_requester(caller: Caller) -> RequesterCaller:
     if caller.role != "REQUESTER" or caller.requester_id is None:
         raise AccessDenied("This API is for requesters; use a requester token")
     return RequesterCaller(caller.requester_id)

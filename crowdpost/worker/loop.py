@@ -47,18 +47,18 @@ def _load_handlers() -> None:
 
 def claim_job(db: Database, name: str, lease: timedelta = DEFAULT_LEASE) -> Job | None:
     now = utcnow()
+    claimable = or_(
+        (Job.status == "QUEUED") & (Job.run_after <= now),
+        (Job.status == "RUNNING") & (Job.lease_until < now),
+    )
+    if db.is_sqlite:
+        # Look before taking SQLite's one write lock: an idle poll that took it would make
+        # the API's writers wait in SQLite's busy handler, which sleeps in steps of 1 ms+.
+        with db.transaction(write=False) as session:
+            if session.execute(select(Job.id).where(claimable).limit(1)).first() is None:
+                return None
     with db.transaction() as session:
-        stmt = (
-            select(Job)
-            .where(
-                or_(
-                    (Job.status == "QUEUED") & (Job.run_after <= now),
-                    (Job.status == "RUNNING") & (Job.lease_until < now),
-                )
-            )
-            .order_by(Job.id)
-            .limit(1)
-        )
+        stmt = select(Job).where(claimable).order_by(Job.id).limit(1)
         if not db.is_sqlite:
             stmt = stmt.with_for_update(skip_locked=True)
         job = session.execute(stmt).scalar_one_or_none()
