@@ -16,6 +16,9 @@ Tolokers who worked for them (seeded in SQL).
    Figure: bonuses paid per second of wall time. Baseline: the same number of rows
    inserted with a bare DB-API executemany, 100 rows and one commit at a time, into the
    same `bonuses` table (same indexes and foreign keys).
+   Beside it, the same payments in this process without HTTP (`--clients` parsed bodies
+   at a time through `Database.writes`, grouped commits on SQLite): the ceiling the
+   domain and the database leave for the HTTP layer on this machine.
 2. Async: one `POST /user-bonuses?async_mode=true` of `--async-items` bonuses (~17 MB of
    JSON for 100,000); the figure is the time from sending it until `GET /operations/{id}`
    says SUCCESS (polled every 50 ms), with the POST's own latency beside it; once with
@@ -28,6 +31,7 @@ Writes a "Rewards" section into bench/RESULTS.md (other sections are left alone)
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import tempfile
 import threading
@@ -46,8 +50,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import ADMIN, backend_url, server, write_section  # noqa: E402
-from crowdpost.db import make_engine  # noqa: E402
+from crowdpost.config import Settings  # noqa: E402
+from crowdpost.db import Database, make_engine  # noqa: E402
+from crowdpost.kit.jsonwire import loads  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
+from crowdpost.rewards import service  # noqa: E402
 
 SECTION = "## Rewards"
 TOLOKERS = 1000
@@ -124,6 +131,31 @@ def bench_sync(
     return clients * requests * BATCH / elapsed
 
 
+def bench_in_process(url: str, requester_id: int, users: list[str], group: int, requests: int) -> float:
+    """Bonuses per second of the payment transactions alone (with messages): bodies parsed
+    before the clock starts, `group` at a time through `Database.writes`, no HTTP."""
+    settings = Settings(database_url=url, admin_token=ADMIN)
+    db = Database.from_settings(settings, background_checkpoints=True)
+    bodies = [
+        loads(simplejson.dumps(items(users, BATCH, f"inproc{r}"), use_decimal=True).encode()) for r in range(requests)
+    ]
+    plain = service.BonusRequest()
+
+    def pay(body: Any) -> Any:
+        return lambda session: service.do_create_bonuses(session, settings, requester_id, body, plain)
+
+    async def run() -> None:
+        for first in range(0, requests, group):
+            await asyncio.gather(*(db.writes.run(pay(body)) for body in bodies[first : first + group]))
+
+    try:
+        began = time.perf_counter()
+        asyncio.run(run())
+        return requests * BATCH / (time.perf_counter() - began)
+    finally:
+        db.dispose()
+
+
 def bench_async(base: str, token: str, users: list[str], count: int, message: bool) -> tuple[float, float, str]:
     """(seconds until SUCCESS, seconds for the POST itself, body size)."""
     body = simplejson.dumps(items(users, count, f"async-{message}", message), use_decimal=True).encode()
@@ -195,6 +227,7 @@ def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
             sync_plain = bench_sync(base, token, users, args.clients, args.requests, with_ids=False)
             sync_ids = bench_sync(base, token, users, args.clients, args.requests, with_ids=True)
             sync_silent = bench_sync(base, token, users, args.clients, args.requests, with_ids=False, message=False)
+            in_process = bench_in_process(url, requester_id, users, args.clients, args.clients * args.requests)
             async_total, async_post, size = bench_async(base, token, users, args.async_items, message=True)
             silent_total, silent_post, _ = bench_async(base, token, users, args.async_items, message=False)
         sync_count = args.clients * args.requests * BATCH
@@ -203,6 +236,7 @@ def run_backend(name: str, args: argparse.Namespace) -> dict[str, Any]:
             "sync_plain": sync_plain,
             "sync_ids": sync_ids,
             "sync_silent": sync_silent,
+            "in_process": in_process,
             "sync_bare": bare_insert(engine, requester_id, users, sync_count, BATCH),
             "async_items": args.async_items,
             "async_total": async_total,
@@ -228,13 +262,13 @@ def report(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "(8 clients, batches of 100); 100,000 async in <= 10 s; end to end >= 25 % of a bare insert.",
         "",
         "| backend | sync, with messages | with messages and operation_id | without_message "
-        "| bare executemany, 100 rows per commit | e2e / bare |",
-        "|---|---|---|---|---|---|",
+        "| in process, no HTTP, with messages | bare executemany, 100 rows per commit | e2e / bare |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         lines.append(
             f"| {r['backend']} | {r['sync_plain']:,.0f} bonuses/s | {r['sync_ids']:,.0f} bonuses/s "
-            f"| {r['sync_silent']:,.0f} bonuses/s | {r['sync_bare']:,.0f} rows/s "
+            f"| {r['sync_silent']:,.0f} bonuses/s | {r['in_process']:,.0f} bonuses/s | {r['sync_bare']:,.0f} rows/s "
             f"| {100 * r['sync_plain'] / r['sync_bare']:.0f} % |"
         )
     lines += [
@@ -314,7 +348,7 @@ def main() -> None:
         results.append(result)
         print(
             f"{name}: sync {result['sync_plain']:,.0f} bonuses/s (with operation_id {result['sync_ids']:,.0f}, "
-            f"without_message {result['sync_silent']:,.0f}) "
+            f"without_message {result['sync_silent']:,.0f}; in process {result['in_process']:,.0f}) "
             f"vs bare {result['sync_bare']:,.0f} rows/s; async {result['async_items']:,} in "
             f"{result['async_total']:.2f} s (POST {result['async_post']:.2f} s, {result['async_size']}; "
             f"without_message {result['silent_total']:.2f} s) "
