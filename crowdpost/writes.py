@@ -95,10 +95,13 @@ class GroupCommit:
         self._engine = write_engine
         self._max_group = max_group
         self._queue: queue.SimpleQueue[_Unit | None] = queue.SimpleQueue()
+        self._closed = False
         self._thread = threading.Thread(target=self._loop, name="crowdpost-group-commit", daemon=True)
         self._thread.start()
 
     async def run(self, work: Work[T]) -> T:
+        if self._closed:
+            raise RuntimeError("the group commit is closed")
         unit = _Unit(work, contextvars.copy_context())
         self._queue.put(unit)
         # A caller cancelled before its unit starts is skipped; once started, the unit
@@ -108,6 +111,7 @@ class GroupCommit:
 
     def close(self, timeout: float = 30) -> None:
         """Runs what is queued, then stops the thread."""
+        self._closed = True
         self._queue.put(None)
         self._thread.join(timeout)
 

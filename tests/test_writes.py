@@ -149,6 +149,26 @@ def test_units_run_in_their_callers_context(committer: GroupCommit) -> None:
     assert asyncio.run(scenario()) == ["req-1", "req-2", "req-3"]
 
 
+def test_a_closed_group_commit_runs_what_was_queued_and_refuses_more(db: Database) -> None:
+    group = GroupCommit(db.write_engine)
+
+    async def scenario() -> None:
+        first, release = await _start_blocking_unit(group)
+        queued = asyncio.ensure_future(group.run(_add_toloker("gc-queued")))
+        await asyncio.sleep(0.05)
+        closing = asyncio.ensure_future(asyncio.to_thread(group.close))
+        await asyncio.sleep(0.05)
+        release.set()
+        assert await queued == "gc-queued"
+        await first
+        await closing
+        with pytest.raises(RuntimeError):
+            await group.run(_add_toloker("gc-refused"))
+
+    asyncio.run(scenario())
+    assert _stored(db, "gc-first", "gc-queued", "gc-refused") == {"gc-first", "gc-queued"}
+
+
 def test_pooled_writes_run_each_unit_in_its_own_transaction(db: Database) -> None:
     commits = _commits(db)
     writes = PooledWrites(db.transaction)
