@@ -1,0 +1,1 @@
+"""Attacks on the server, each tried for real and refused (issue 19)."""
