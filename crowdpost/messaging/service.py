@@ -254,6 +254,15 @@ def do_compose(
 # --- replying and folders ---------------------------------------------------------------
 
 
+def reply_send_kind(thread: MessageThread) -> SelectType:
+    """The quota a requester's reply counts against: it reaches every Toloker of the thread
+    again, so a reply on an ALL or FILTER send is another send of that kind (otherwise replies
+    would bypass the once-a-day ALL quota); replies in one Toloker's thread are targeted sends."""
+    if thread.kind == ThreadKind.COMPOSE.value and thread.select_type is not None:
+        return SelectType(thread.select_type)
+    return SelectType.DIRECT
+
+
 def do_requester_reply(
     session: Session, settings: Settings, requester_id: int, public_id: str, text: dict[str, str], *, strict: bool
 ) -> dict[str, Any]:
@@ -267,6 +276,7 @@ def do_requester_reply(
     policy.raise_if_strict(warnings, strict)
     key = dedupe_key("reply", requester_id, thread.id, text)
     if repository.recent_duplicate(session, key, utcnow() - DEDUPE_WINDOW) is None:
+        check_quota(session, settings, requester_id, reply_send_kind(thread))
         sender = format_id(requester_id)
         write_message(
             session,
