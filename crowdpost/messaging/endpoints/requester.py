@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep
+from crowdpost.db import SessionDep, query_flag, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
@@ -71,6 +71,7 @@ def counts(caller: RequesterDep, session: SessionDep) -> WireJSONResponse:
     response_model=MessageThreadView | DryRunView,
     summary="Send message (dry_run=true: count recipients, send nothing)",
 )
+@read_only(when=query_flag("dry_run"))
 def compose(
     form: ComposeForm,
     caller: RequesterDep,

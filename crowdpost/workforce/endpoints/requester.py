@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query, Response
 
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep
+from crowdpost.db import SessionDep, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
@@ -258,6 +258,7 @@ payload names the path, e.g. `recipients_filter.and.1.or.0.value`.
     summary="Dry run: how many Tolokers a DIRECT, FILTER or ALL message would reach, and who is left out",
     description=_AUDIENCE_RULES,
 )
+@read_only()
 def count_recipients(
     caller: RequesterDep, session: SessionDep, settings: SettingsDep, body: RecipientsCount
 ) -> WireJSONResponse:
