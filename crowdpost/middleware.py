@@ -1,7 +1,23 @@
-"""The outermost ASGI layer: request ids, body limits, access logs, metrics, crash barrier.
+"""The outermost ASGI layer: request ids, early authentication, body limits, access logs,
+metrics, crash barrier.
 
 Written as plain ASGI (not BaseHTTPMiddleware) so the request-id context variable is
 visible to the error handlers and the body is read once.
+
+Order, before any body byte is received:
+1. a method outside the standard set -> 405 METHOD_NOT_ALLOWED;
+2. an API request (`/api/...`) that carries a body is authenticated: a missing, malformed,
+   unknown or revoked token -> 401 AUTHENTICATION_ERROR, and the body is never read
+   (uvicorn buffers at most 64 KiB of it, then discards the rest unparsed);
+3. a declared Content-Length over `max_body_bytes` -> 413 PAYLOAD_TOO_LARGE;
+4. the body is read, counting the bytes received (chunked uploads too), and refused with
+   413 as soon as it passes `max_body_bytes`.
+The route's own dependencies still run afterwards (403 for a token of another role).
+API requests without a body (GET, DELETE) are left to those dependencies: a second token
+lookup would buy nothing there, and an unknown path stays a 404.
+
+Metric labels come from fixed sets: the standard methods plus `other`; the matched route
+template plus `unmatched`; the HTTP status.
 """
 
 from __future__ import annotations
@@ -12,9 +28,12 @@ import uuid
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crowdpost.errors import ApiError, PayloadTooLarge, request_id_var
+from crowdpost.accounts.auth import authenticate_in_own_transaction
+from crowdpost.accounts.tokens import parse_authorization
+from crowdpost.errors import ApiError, AuthenticationFailed, PayloadTooLarge, request_id_var
 from crowdpost.kit.jsonwire import dumps
 
 access_log = logging.getLogger("crowdpost.access")
@@ -28,15 +47,49 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
+STANDARD_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
+# The three API namespaces (/api/v1, /api/toloker/v1, /api/admin/v1) and any future one.
+API_PREFIX = "/api/"
+
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def _method_label(method: str) -> str:
+    return method if method in STANDARD_METHODS else OTHER_METHOD
+
+
 def _route_label(scope: Scope) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "unmatched"
+    """The template of the route that matched (`/api/v1/user-bonuses/{bonus_id}`), else `unmatched`.
+
+    FastAPI >= 0.16x keeps included routers nested: `scope["route"]` is then the route as
+    declared in its router, without the prefix, so the full template is taken from the
+    effective route FastAPI records, when there is one. Either way it is a template from
+    the app's own routes, never text from the request.
+    """
+    effective = (scope.get("fastapi") or {}).get("effective_route_context")
+    path = getattr(effective, "path_format", None) or getattr(scope.get("route"), "path", None)
+    return str(path) if path else UNMATCHED_ROUTE
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value)
+    return None
+
+
+def _has_body(scope: Scope) -> bool:
+    """Whether the request declares a body: a non-zero Content-Length, or any Transfer-Encoding."""
+    if _header(scope, b"transfer-encoding") is not None:
+        return True
+    length = _header(scope, b"content-length")
+    if length is None:
+        return False
+    return length.strip() not in (b"0", b"")
 
 
 class RequestContextMiddleware:
@@ -63,6 +116,14 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
+            if scope["method"] not in STANDARD_METHODS:
+                raise ApiError(
+                    f"Method {scope['method']} is not allowed on {scope['path']}",
+                    code="METHOD_NOT_ALLOWED",
+                    status_code=405,
+                )
+            if scope["path"].startswith(API_PREFIX) and _has_body(scope):
+                await self._authenticate(scope)
             body_receive = await self._bounded_receive(scope, receive)
             await self.app(scope, body_receive, send_wrapper)
         except ApiError as exc:
@@ -74,10 +135,11 @@ class RequestContextMiddleware:
                 await _send_error(send_wrapper, ApiError())
         finally:
             elapsed = time.perf_counter() - started
+            method = _method_label(scope["method"])
             route = _route_label(scope)
             status = status_holder["status"]
-            REQUESTS.labels(scope["method"], route, str(status)).inc()
-            LATENCY.labels(scope["method"], route).observe(elapsed)
+            REQUESTS.labels(method, route, str(status)).inc()
+            LATENCY.labels(method, route).observe(elapsed)
             access_log.info(
                 "%s %s %s",
                 scope["method"],
@@ -93,18 +155,36 @@ class RequestContextMiddleware:
             )
             request_id_var.reset(token)
 
+    async def _authenticate(self, scope: Scope) -> None:
+        """Raises AuthenticationFailed unless the `Authorization` header names a live token.
+
+        Nothing has been received yet. A missing or malformed header is refused without a
+        thread or a query; otherwise one indexed lookup in a read transaction of its own.
+        """
+        raw = _header(scope, b"authorization")
+        authorization = raw.decode("latin-1") if raw is not None else None
+        if parse_authorization(authorization) is None:
+            raise AuthenticationFailed()
+        state = scope["app"].state
+        await run_in_threadpool(authenticate_in_own_transaction, state.db, state.settings, authorization)
+
     async def _bounded_receive(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the whole body up front (it is parsed whole anyway), refusing oversize ones."""
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > self.max_body_bytes:
-                    raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
-        chunks: list[bytes] = []
-        size = 0
+        """Read the whole body up front (it is parsed whole anyway), refusing oversize ones.
+
+        The cap counts the bytes received, whatever Content-Length says (or when there is
+        none: chunked uploads): reading stops at the first chunk past the cap. The body is
+        gathered in one bytearray, and handed on as one `bytes` (the bytearray is dropped
+        at once, so it exists twice only during that copy).
+        """
+        declared_raw = _header(scope, b"content-length")
+        if declared_raw is not None:
+            try:
+                declared = int(declared_raw)
+            except ValueError:
+                declared = -1
+            if declared > self.max_body_bytes:
+                raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
+        buffer = bytearray()
         more = True
         disconnect: Message | None = None
         while more:
@@ -113,21 +193,23 @@ class RequestContextMiddleware:
                 disconnect = message
                 break
             chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_body_bytes:
+            if len(buffer) + len(chunk) > self.max_body_bytes:
                 raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
-            chunks.append(chunk)
+            buffer += chunk
             more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body = bytes(buffer)
+        del buffer
         delivered = False
 
         async def replay() -> Message:
-            nonlocal delivered
+            nonlocal delivered, body
             if not delivered:
                 delivered = True
                 if disconnect is not None:
                     return disconnect
-                return {"type": "http.request", "body": body, "more_body": False}
+                message: Message = {"type": "http.request", "body": body, "more_body": False}
+                body = b""  # the request now holds the only reference
+                return message
             return await receive()
 
         return replay
