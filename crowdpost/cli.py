@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
 
-from crowdpost.config import get_settings
+from crowdpost.config import Settings, get_settings
 from crowdpost.db import Database
 from crowdpost.errors import ApiError, ValidationFailed
 from crowdpost.kit.ids import format_id
@@ -31,10 +31,29 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 IMPORT_CHUNK = 10_000
+STDIN = "-"  # an argument that means "read it from standard input"
+
+
+def _settings() -> Settings:
+    """The settings, or a clear message naming the variable at fault and exit 2 (no traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            name = f"CROWDPOST_{field.upper()}: " if field else ""
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err_console.print(f"invalid settings: {name}{message}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+
+
+def _refuse(message: str) -> None:
+    err_console.print(message, style="red", markup=False, highlight=False)
+    raise typer.Exit(2)
 
 
 def _database(*, long_running: bool = False) -> Database:
-    return Database.from_settings(get_settings(), background_checkpoints=long_running)
+    return Database.from_settings(_settings(), background_checkpoints=long_running)
 
 
 def _migrate(db: Database) -> None:
@@ -46,7 +65,7 @@ def _migrate(db: Database) -> None:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (safe to repeat)."""
-    configure_logging(get_settings().log_level, as_json=False)
+    configure_logging(_settings().log_level, as_json=False)
     db = _database()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -58,28 +77,41 @@ def migrate() -> None:
 
 @app.command()
 def demo() -> None:
-    """Load the demo data set (idempotent) and print its tokens."""
+    """Load the demo data set (idempotent) and print its tokens (development only)."""
+    from crowdpost.accounts.exposure import demo_refusal
+
+    # The demo tokens are published: they may exist only where `serve` binds loopback.
+    refusal = demo_refusal(_settings(), ["127.0.0.1"])
+    if refusal:
+        _refuse(refusal)
     db = _database()
-    _migrate(db)
-    _print_demo(_load_demo(db))
-    db.dispose()
+    try:
+        _migrate(db)
+        _print_demo(db, _load_demo(db))
+    finally:
+        db.dispose()
 
 
 def _load_demo(db: Database) -> Any:
     from crowdpost.demo import do_load_demo
 
-    if get_settings().environment == "production":
-        err_console.print("[red]refusing to load demo data in production[/red]")
-        raise typer.Exit(2)
     with db.transaction() as session:
         return do_load_demo(session)
 
 
-def _print_demo(summary: Any) -> None:
+def _print_demo(db: Database, summary: Any) -> None:
+    from crowdpost.accounts.exposure import active_demo_tokens
+
+    with db.transaction(write=False) as session:
+        active = active_demo_tokens(session)
     state = "created" if summary.created else "already present"
     console.print(f"Demo data {state}.")
-    console.print(f"  requester {format_id(summary.requester_id)} token: [bold]{summary.requester_token}[/bold]")
-    console.print(f"  Toloker {summary.toloker_id} token: [bold]{summary.toloker_token}[/bold]")
+    for who, token in (
+        (f"requester {format_id(summary.requester_id)}", summary.requester_token),
+        (f"Toloker {summary.toloker_id}", summary.toloker_token),
+    ):
+        note = "" if token in active else "  (revoked)"
+        console.print(f"  {who} token: [bold]{token}[/bold]{note}")
 
 
 @app.command()
@@ -92,15 +124,35 @@ def serve(
     """Serve the API and pages (HTTP/1.1) with an embedded worker."""
     import uvicorn
 
+    from crowdpost.accounts.exposure import (
+        active_demo_tokens,
+        admin_token_refusal,
+        demo_refusal,
+        demo_tokens_refusal,
+    )
     from crowdpost.app import create_app, settle_heap
     from crowdpost.worker.loop import EmbeddedWorker
 
-    settings = get_settings()
+    settings = _settings()
+    # Published tokens never open a reachable server: refuse before touching the database
+    # or binding anything.
+    hosts = [host]
+    refusal = admin_token_refusal(settings, hosts) or (demo_refusal(settings, hosts) if demo else None)
+    if refusal:
+        _refuse(refusal)
     configure_logging(settings.log_level, settings.log_json)
     db = _database(long_running=True)
-    _migrate(db)
-    if demo:
-        _print_demo(_load_demo(db))
+    try:
+        _migrate(db)
+        with db.transaction(write=False) as session:
+            refusal = demo_tokens_refusal(settings, hosts, active_demo_tokens(session))
+        if refusal:
+            _refuse(refusal)
+        if demo:
+            _print_demo(db, _load_demo(db))
+    except BaseException:
+        db.dispose()
+        raise
     base = f"http://{host}:{port}"
     console.print(f"crowdpost on {base}  ({db.engine.dialect.name})")
     console.print(f"  API docs: {base}/docs    requester API: {base}/api/v1    Toloker API: {base}/api/toloker/v1")
@@ -131,7 +183,7 @@ def worker_command() -> None:
     """Run a standalone worker until SIGTERM or Ctrl-C."""
     from crowdpost.worker.loop import run_forever
 
-    settings = get_settings()
+    settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     db = _database(long_running=True)
     _migrate(db)
@@ -179,15 +231,69 @@ def create_requester(
 def deposit(
     requester_id: Annotated[str, typer.Argument(help="Requester id")],
     amount: Annotated[str, typer.Argument(help="Exact amount, e.g. 250.00")],
+    operation_id: Annotated[
+        str | None,
+        typer.Option(
+            "--operation-id",
+            help="Idempotency key (e.g. a UUID): running the command again with it credits nothing more",
+        ),
+    ] = None,
 ) -> None:
     """Add money to a requester's balance (a DEPOSIT ledger row)."""
-    from crowdpost.accounts.service import do_deposit, find_requester_by_public_id
+    from crowdpost.accounts.service import do_deposit_once, find_requester_by_public_id
 
     db = _database()
-    with _reporting_errors(), db.transaction() as session:
-        requester = find_requester_by_public_id(session, requester_id)
-        balance, _ = do_deposit(session, requester.id, _decimal(amount))
-        console.print(f"balance of {requester_id} is now {from_micros(balance)}")
+    try:
+        with _reporting_errors(), db.transaction() as session:
+            requester = find_requester_by_public_id(session, requester_id)
+            answer = do_deposit_once(session, requester.id, _decimal(amount), operation_id=operation_id)
+    finally:
+        db.dispose()
+    if answer.replayed:
+        console.print(
+            f"operation {operation_id} was already done: nothing credited now "
+            f"(ledger entry {answer.body['ledger_entry_id']}, balance then {answer.body['balance']})"
+        )
+    else:
+        console.print(f"balance of {requester_id} is now {answer.body['balance']}")
+
+
+@admin.command("revoke-token")
+def revoke_token(
+    token: Annotated[str, typer.Argument(help="The requester or Toloker token; '-' reads it from stdin")],
+) -> None:
+    """Revoke a requester's or Toloker's token: it gets 401 from the next request on, in every process.
+
+    The operator token is not in the database: rotate it by setting a new CROWDPOST_ADMIN_TOKEN
+    and restarting every process.
+    """
+    import hmac
+
+    from crowdpost.accounts.service import do_revoke_token
+
+    if token == STDIN:
+        token = sys.stdin.readline().strip()
+    if not token:
+        _refuse("no token given")
+    settings = _settings()
+    if hmac.compare_digest(token.encode("utf-8", "surrogatepass"), settings.admin_token.encode()):
+        err_console.print(
+            "this is the operator token, which comes from CROWDPOST_ADMIN_TOKEN: rotate it by setting "
+            "a new value and restarting every process",
+            style="red",
+            markup=False,
+        )
+        raise typer.Exit(1)
+    db = _database()
+    try:
+        with _reporting_errors(), db.transaction() as session:
+            revoked = do_revoke_token(session, token)
+    finally:
+        db.dispose()
+    owner = f"requester {format_id(revoked.requester_id)}" if revoked.requester_id else f"Toloker {revoked.toloker_id}"
+    when = revoked.revoked.isoformat(sep=" ", timespec="seconds")
+    state = "revoked" if revoked.newly else "already revoked"
+    console.print(f"{state}: {revoked.role} token of {owner} (since {when} UTC)", markup=False)
 
 
 @admin.command()

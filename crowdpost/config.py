@@ -5,20 +5,28 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Request
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_ADMIN_TOKEN = "changethis-admin-token"  # noqa: S105 - refused outside development
+# Anything else is refused at start: a typo such as "prod" must not fall back to development.
+Environment = Literal["development", "testing", "production"]
+MIN_PRODUCTION_ADMIN_TOKEN_LENGTH = 32
+# A crude entropy floor on top of the length: "aaaa...", "abababab..." are not secrets.
+MIN_PRODUCTION_ADMIN_TOKEN_DISTINCT = 10
 DEFAULT_VAR_DIR = Path("var")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CROWDPOST_", extra="ignore")
 
-    environment: str = Field("development", description="development, testing or production")
+    environment: Environment = Field(
+        "development",
+        description="development, testing or production; well-known tokens work only in development",
+    )
     database_url: str = Field(
         "",
         description="SQLAlchemy URL; empty means a SQLite file under var/. "
@@ -68,8 +76,23 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if self.environment == "production" and self.admin_token == DEFAULT_ADMIN_TOKEN:
-            raise ValueError("CROWDPOST_ADMIN_TOKEN must be set to a secret in production")
+        if self.environment == "production":
+            if self.admin_token == DEFAULT_ADMIN_TOKEN:
+                raise ValueError(
+                    "CROWDPOST_ADMIN_TOKEN must be set to a secret in production "
+                    f"(at least {MIN_PRODUCTION_ADMIN_TOKEN_LENGTH} characters, not the default)"
+                )
+            if len(self.admin_token) < MIN_PRODUCTION_ADMIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"CROWDPOST_ADMIN_TOKEN must have at least {MIN_PRODUCTION_ADMIN_TOKEN_LENGTH} characters "
+                    f"in production (it has {len(self.admin_token)}); e.g. python -c "
+                    "'import secrets; print(secrets.token_urlsafe(32))'"
+                )
+            if len(set(self.admin_token)) < MIN_PRODUCTION_ADMIN_TOKEN_DISTINCT:
+                raise ValueError(
+                    "CROWDPOST_ADMIN_TOKEN is too repetitive to be a secret in production "
+                    f"(fewer than {MIN_PRODUCTION_ADMIN_TOKEN_DISTINCT} distinct characters); use a random token"
+                )
         if self.bonus_min_amount <= 0 or self.bonus_min_amount > self.bonus_max_amount:
             raise ValueError("bonus amount bounds are inconsistent")
         return self

@@ -11,18 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.accounts.service import do_create_requester
-from crowdpost.accounts.tokens import hash_token
+from crowdpost.accounts.tokens import DEMO_REQUESTER_TOKEN, DEMO_TOLOKER_TOKEN, hash_token
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import ApiToken, Pool, Project, Requester
 from crowdpost.workforce.schemas import AssignmentIn, TolokerIn
 from crowdpost.workforce.service import do_import_assignments, do_import_tolokers
 
+__all__ = ["DEMO_REQUESTER_TOKEN", "DEMO_TOLOKER_ID", "DEMO_TOLOKER_TOKEN", "DemoSummary", "do_load_demo"]
+
 DEMO_EMAIL = "demo@crowdpost.local"
-# Fixed, documented tokens so `make run` can always print working ones. `serve --demo`
-# refuses to run in production (see cli.serve).
-DEMO_REQUESTER_TOKEN = "cpr_demo_requester_token_not_for_production"  # noqa: S105
-DEMO_TOLOKER_TOKEN = "cpt_demo_toloker_token_not_for_production"  # noqa: S105
+# DEMO_REQUESTER_TOKEN and DEMO_TOLOKER_TOKEN (crowdpost.accounts.tokens) are fixed and
+# published so `make run` can always print working ones; they work only in development on
+# loopback: `serve` and `demo` refuse anything else (crowdpost.accounts.exposure), and a
+# revoked one stays revoked when the demo is loaded again.
 DEMO_TOLOKER_ID = "demo0000000000000000000000000001"
 
 COUNTRIES = {

@@ -125,13 +125,13 @@ def test_serve_refuses_demo_in_production(empty_url: str) -> None:
         **os.environ,
         "CROWDPOST_DATABASE_URL": empty_url,
         "CROWDPOST_ENVIRONMENT": "production",
-        "CROWDPOST_ADMIN_TOKEN": "s3cret",
+        "CROWDPOST_ADMIN_TOKEN": "s3cret-" + "0123456789abcdefghijklmnopqrstuvwxyz",
     }
     result = subprocess.run(
         [sys.executable, "-m", "crowdpost", *env_args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2
-    assert "refusing to load demo data in production" in result.stderr
+    assert "refusing to load demo data in the 'production' environment" in result.stderr
 
 
 def test_production_requires_an_admin_token(empty_url: str) -> None:

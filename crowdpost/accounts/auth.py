@@ -14,6 +14,7 @@ from fastapi import Depends, Header
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from crowdpost.accounts.exposure import is_well_known
 from crowdpost.accounts.tokens import hash_token, parse_authorization
 from crowdpost.config import Settings, SettingsDep
 from crowdpost.db import Database, SessionDep
@@ -58,6 +59,9 @@ def identify(session: Session, settings: Settings, authorization: str | None) ->
     token = parse_authorization(authorization)
     if token is None:
         raise AuthenticationFailed()
+    # `serve` refuses to start where these would work; this is the second line.
+    if settings.environment != "development" and is_well_known(token):
+        raise AuthenticationFailed("Authentication failed: published tokens work only in development")
     if hmac.compare_digest(token.encode(), settings.admin_token.encode()):
         return Caller(role="OPERATOR")
     row = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).one_or_none()

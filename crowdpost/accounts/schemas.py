@@ -59,3 +59,17 @@ class DepositCreated(BaseModel):
 class TokenCreated(BaseModel):
     token: str = Field(description="Shown once; store it.")
     role: str
+
+
+class TokenRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=512, description="The token to revoke, as issued")
+
+
+class TokenRevoked(BaseModel):
+    revoked: bool
+    role: str = Field(description="REQUESTER or TOLOKER")
+    revoked_at: str = Field(description="When it was first revoked")
+    requester_id: str | None = None
+    toloker_id: str | None = None

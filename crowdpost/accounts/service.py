@@ -4,20 +4,35 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from crowdpost.accounts.tokens import REQUESTER_PREFIX, TOLOKER_PREFIX, hash_token, new_token
-from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
+from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.jsonwire import dumps, loads
 from crowdpost.kit.money import MoneyError, from_micros, to_micros
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import ApiToken, LedgerEntry, Requester, Toloker
+from crowdpost.models import ApiToken, LedgerEntry, Operation, Requester, Toloker
+from crowdpost.operations import service as operations
 from crowdpost.rewards.ledger import LedgerLine, change_balance
 
 MAX_DEPOSIT = Decimal("1000000000")
+# An idempotent deposit claims an operation of this type under the requester, with the
+# same unique (requester, operation id) key rewards use for `operation_id`.
+DEPOSIT_OPERATION = "BALANCE.DEPOSIT"
+
+
+class OperationIdReused(ApiError):
+    """The operation_id names an earlier request that asked for something else."""
+
+    status_code = 409
+    code = "OPERATION_ID_REUSED"
+    message = "This operation_id was already used for a different request"
 
 
 @dataclass(frozen=True)
@@ -83,12 +98,140 @@ def do_deposit(session: Session, requester_id: int, amount: Decimal, description
     """Adds money; returns (new balance, ledger entry id), both in the caller's transaction."""
     micros = check_deposit_amount(amount)
     # A unique reference finds our own ledger row even while others deposit concurrently.
-    reference = f"deposit:{uuid.uuid4().hex}"
+    return _credit(session, requester_id, micros, f"deposit:{uuid.uuid4().hex}", description)
+
+
+def _credit(
+    session: Session, requester_id: int, micros: int, reference: str, description: str | None
+) -> tuple[int, int]:
     balance = change_balance(
         session, requester_id, [LedgerLine("DEPOSIT", micros, reference, description or "Deposit")]
     )
-    entry_id = session.execute(select(LedgerEntry.id).where(LedgerEntry.reference == reference)).scalar_one()
+    entry_id = session.execute(
+        select(LedgerEntry.id).where(LedgerEntry.requester_id == requester_id, LedgerEntry.reference == reference)
+    ).scalar_one()
     return balance, entry_id
+
+
+@dataclass(frozen=True)
+class DepositAnswer:
+    """What `POST .../deposits` answers; a retry with the same operation_id gets the first one."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+def deposit_body(requester_id: int, amount: Decimal, balance_micros: int, entry_id: int) -> dict[str, Any]:
+    return {
+        "requester_id": format_id(requester_id),
+        "amount": amount,
+        "balance": from_micros(balance_micros),
+        "ledger_entry_id": format_id(entry_id),
+    }
+
+
+def do_deposit_once(
+    session: Session,
+    requester_id: int,
+    amount: Decimal,
+    description: str | None = None,
+    *,
+    operation_id: str | None = None,
+) -> DepositAnswer:
+    """A deposit; with an `operation_id`, credited once however often (or concurrently) it is sent.
+
+    The operation id is claimed first (`operations.do_claim`: a unique key, so of concurrent
+    requests one inserts and the others wait for its commit and then read it); the ledger
+    row and the stored answer go in the same transaction, so a retry replays that answer.
+    """
+    micros = check_deposit_amount(amount)
+    if operation_id is None:
+        balance, entry_id = _credit(session, requester_id, micros, f"deposit:{uuid.uuid4().hex}", description)
+        return DepositAnswer(deposit_body(requester_id, amount, balance, entry_id), replayed=False)
+    public_id = operations.check_public_id(operation_id)
+    operation, created = operations.do_claim(
+        session,
+        requester_id,
+        public_id,
+        DEPOSIT_OPERATION,
+        status=operations.RUNNING,
+        parameters={"amount": str(amount)},
+    )
+    if not created:
+        return DepositAnswer(_replay_deposit(operation, micros), replayed=True)
+    balance, entry_id = _credit(session, requester_id, micros, f"deposit:operation:{public_id}", description)
+    body = deposit_body(requester_id, amount, balance, entry_id)
+    operations.do_finish(
+        session,
+        operation,
+        operations.SUCCESS,
+        {"amount": str(amount), "ledger_entry_id": body["ledger_entry_id"]},
+        result=dumps(body).decode("utf-8"),
+        notify=False,
+    )
+    return DepositAnswer(body, replayed=False)
+
+
+def _replay_deposit(operation: Operation, micros: int) -> dict[str, Any]:
+    first = operation.parameters.get("amount") if operation.type == DEPOSIT_OPERATION else None
+    if first is None or operation.result is None:
+        raise OperationIdReused(
+            f"operation_id {operation.public_id!r} already names a {operation.type} operation of this "
+            "requester; use a new operation_id for a new deposit. Nothing was credited."
+        )
+    first_micros = to_micros(Decimal(first))
+    if first_micros != micros:
+        raise OperationIdReused(
+            f"operation_id {operation.public_id!r} was used for a deposit of {from_micros(first_micros)}; "
+            "this request asks "
+            f"for {from_micros(micros)}. Nothing was credited; use a new operation_id for a new deposit.",
+            payload={"operation_id": operation.public_id, "amount": Decimal(first)},
+        )
+    body: dict[str, Any] = loads(operation.result.encode("utf-8"))
+    return body
+
+
+@dataclass(frozen=True)
+class RevokedToken:
+    role: str
+    requester_id: int | None
+    toloker_id: str | None
+    revoked: datetime
+    newly: bool  # False when it was revoked before
+
+
+def do_revoke_token(session: Session, token: str) -> RevokedToken:
+    """Marks a requester's or Toloker's token revoked (idempotent); DoesNotExist if unknown.
+
+    Every request looks its token up in the database (there is no cache), so the next
+    request with it, in any process, gets 401.
+    """
+    digest = hash_token(token)
+    row = session.execute(
+        update(ApiToken)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked.is_(None))
+        .values(revoked=utcnow())
+        .returning(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id, ApiToken.revoked)
+    ).one_or_none()
+    newly = row is not None
+    if row is None:
+        row = session.execute(
+            select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id, ApiToken.revoked).where(
+                ApiToken.token_hash == digest
+            )
+        ).one_or_none()
+    if row is None or row.revoked is None:
+        raise DoesNotExist("No such token (tokens are stored hashed; check that it was copied whole)")
+    return RevokedToken(row.role, row.requester_id, row.toloker_id, row.revoked, newly)
+
+
+def revoked_token_view(revoked: RevokedToken) -> dict[str, Any]:
+    view: dict[str, Any] = {"revoked": True, "role": revoked.role, "revoked_at": revoked.revoked}
+    if revoked.requester_id is not None:
+        view["requester_id"] = format_id(revoked.requester_id)
+    if revoked.toloker_id is not None:
+        view["toloker_id"] = revoked.toloker_id
+    return view
 
 
 def get_requester(session: Session, requester_id: int) -> Requester:

@@ -26,3 +26,11 @@ def parse_authorization(header: str | None) -> str | None:
         return None
     token = token.strip()
     return token or None
+
+
+# Fixed, published tokens the demo data set carries so `make run` can always print working
+# ones. They are well known, so they work only in development on loopback (see
+# crowdpost.accounts.exposure); `identify` refuses them in any other environment.
+DEMO_REQUESTER_TOKEN = "cpr_demo_requester_token_not_for_production"  # noqa: S105
+DEMO_TOLOKER_TOKEN = "cpt_demo_toloker_token_not_for_production"  # noqa: S105
+DEMO_TOKENS = (DEMO_REQUESTER_TOKEN, DEMO_TOLOKER_TOKEN)

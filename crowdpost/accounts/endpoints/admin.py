@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+
+from fastapi import APIRouter, Query
 
 from crowdpost.accounts import service
 from crowdpost.accounts.auth import OperatorDep
@@ -13,8 +15,12 @@ from crowdpost.accounts.schemas import (
     RequesterCreated,
     RequesterView,
     TokenCreated,
+    TokenRevoke,
+    TokenRevoked,
 )
+from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
+from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.money import from_micros
@@ -58,18 +64,21 @@ def get_requester(requester_id: str, _: OperatorDep, session: SessionDep) -> Wir
     response_model=DepositCreated,
     summary="Add money",
 )
-def create_deposit(requester_id: str, body: DepositCreate, _: OperatorDep, session: SessionDep) -> WireJSONResponse:
+def create_deposit(
+    requester_id: str,
+    body: DepositCreate,
+    _: OperatorDep,
+    session: SessionDep,
+    operation_id: str | None = Query(
+        None,
+        max_length=64,
+        description="Idempotency key (a UUID): a repeat with the same id credits nothing and gets "
+        "the first answer; the same id with another amount is 409 OPERATION_ID_REUSED",
+    ),
+) -> WireJSONResponse:
     requester = service.find_requester_by_public_id(session, requester_id)
-    balance, entry_id = service.do_deposit(session, requester.id, body.amount, body.description)
-    return wire(
-        {
-            "requester_id": format_id(requester.id),
-            "amount": body.amount,
-            "balance": from_micros(balance),
-            "ledger_entry_id": format_id(entry_id),
-        },
-        status_code=201,
-    )
+    answer = service.do_deposit_once(session, requester.id, body.amount, body.description, operation_id=operation_id)
+    return wire(answer.body, status_code=201)
 
 
 @router.post(
@@ -91,3 +100,21 @@ def create_requester_token(requester_id: str, _: OperatorDep, session: SessionDe
 )
 def create_toloker_token(toloker_id: str, _: OperatorDep, session: SessionDep) -> WireJSONResponse:
     return wire({"token": service.do_issue_toloker_token(session, toloker_id), "role": "TOLOKER"}, 201)
+
+
+@router.post("/tokens/revoke", response_model=TokenRevoked, summary="Revoke a requester's or Toloker's token")
+def revoke_token(body: TokenRevoke, _: OperatorDep, session: SessionDep, settings: SettingsDep) -> WireJSONResponse:
+    """The token stops working at once, in every process (tokens are looked up on every
+    request). Revoking it again is a no-op. The operator token comes from settings: rotate
+    it by changing `CROWDPOST_ADMIN_TOKEN` and restarting."""
+    if hmac.compare_digest(body.token.encode("utf-8", "surrogatepass"), settings.admin_token.encode()):
+        raise ValidationFailed(
+            {
+                "token": field_error(
+                    "INVALID_VALUE",
+                    "this is the operator token, which comes from CROWDPOST_ADMIN_TOKEN: rotate it by "
+                    "setting a new value and restarting every process",
+                )
+            }
+        )
+    return wire(service.revoked_token_view(service.do_revoke_token(session, body.token)))
