@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import StreamingResponse
 
 from crowdpost.accounts.auth import RequesterDep
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.db import Database, SessionDep, get_db
+from crowdpost.kit.jsonwire import WireJSONResponse, dumps, wire
 from crowdpost.kit.pagination import RANGE_OPS, ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.kit.timefmt import to_naive_utc
@@ -64,6 +66,29 @@ def get_operation(caller: RequesterDep, session: SessionDep, operation_id: str) 
     response_model=list[OperationLogEntry],
     summary="Get operation log (a bare JSON array, one entry per input item)",
 )
-def get_operation_log(caller: RequesterDep, session: SessionDep, operation_id: str) -> WireJSONResponse:
+def get_operation_log(http: Request, caller: RequesterDep, session: SessionDep, operation_id: str) -> StreamingResponse:
     operation = service.get_operation(session, caller.requester_id, operation_id)
-    return wire(service.operation_log(session, operation))
+    return StreamingResponse(_log_bytes(get_db(http), operation.id), media_type="application/json")
+
+
+# Entries per write: large enough that a write is not per item, small enough to stay bounded.
+_LOG_BATCH = 500
+
+
+def _log_bytes(db: Database, operation_key: int) -> Iterator[bytes]:
+    """The log as one JSON array, written as its entries are read (the request's session
+    is closed by then: the stream reads in a read transaction of its own)."""
+    with db.transaction(write=False) as session:
+        operation = service.get_operation_by_key(session, operation_key)
+        yield b"["
+        separator = b""
+        batch: list[object] = []
+        entries = service.operation_log(session, operation) if operation is not None else iter(())
+        for entry in entries:
+            batch.append(entry)
+            if len(batch) == _LOG_BATCH:
+                yield separator + dumps(batch)[1:-1]
+                separator, batch = b",", []
+        if batch:
+            yield separator + dumps(batch)[1:-1]
+        yield b"]"

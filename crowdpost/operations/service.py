@@ -3,14 +3,15 @@
 Domains that run work in the background (rewards today) create an operation with
 `do_claim`, keep `progress`/`details` current from their job, and call `do_finish`,
 which publishes `OperationFinished`. Each operation type may register a log
-renderer for `GET /operations/{id}/log`.
+renderer for `GET /operations/{id}/log`: an iterator of entries, read as it is
+consumed, so the endpoint can stream a log of any length in bounded memory.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,7 @@ TERMINAL = frozenset({SUCCESS, FAIL})
 # Path-safe, as toloka-kit puts the id straight into URLs (it sends UUIDs).
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 
-LogRenderer = Callable[[Session, Operation], list[dict[str, Any]]]
+LogRenderer = Callable[[Session, Operation], Iterable[dict[str, Any]]]
 _LOG_RENDERERS: dict[str, LogRenderer] = {}
 
 
@@ -204,6 +205,12 @@ def operation_view(operation: Operation) -> dict[str, Any]:
     return view
 
 
-def operation_log(session: Session, operation: Operation) -> list[dict[str, Any]]:
+def operation_log(session: Session, operation: Operation) -> Iterator[dict[str, Any]]:
+    """The operation's log entries, in input order, produced as they are read."""
     renderer = _LOG_RENDERERS.get(operation.type)
-    return renderer(session, operation) if renderer else []
+    if renderer is not None:
+        yield from renderer(session, operation)
+
+
+def get_operation_by_key(session: Session, operation_key: int) -> Operation | None:
+    return session.get(Operation, operation_key)

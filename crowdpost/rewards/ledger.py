@@ -94,3 +94,13 @@ def ledger_sum(session: Session, requester_id: int) -> int:
         select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(LedgerEntry.requester_id == requester_id)
     ).scalar_one()
     return int(total)
+
+
+def reference_total(session: Session, requester_id: int, reference: str) -> int:
+    """The signed sum of a requester's ledger rows with this reference (one operation's)."""
+    total = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
+            LedgerEntry.requester_id == requester_id, LedgerEntry.reference == reference
+        )
+    ).scalar_one()
+    return int(total)

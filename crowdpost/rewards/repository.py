@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Select, insert, select, text, update
+from sqlalchemy import Select, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -217,13 +217,13 @@ def get_chunk(session: Session, operation_id: int, first_item: int) -> Chunk | N
     return _chunk(row) if row is not None else None
 
 
-def chunks_of(session: Session, operation_id: int) -> list[Chunk]:
-    rows = session.execute(
-        select(*_CHUNK_COLUMNS)
-        .where(BonusOperationChunk.operation_id == operation_id)
-        .order_by(BonusOperationChunk.first_item)
-    )
-    return [_chunk(row) for row in rows]
+def iter_chunks(session: Session, operation_id: int) -> Iterator[Chunk]:
+    """The operation's chunks in item order, one query per chunk (by primary key), so at
+    most one chunk is in memory however large the batch."""
+    first_item = 0
+    while (chunk := get_chunk(session, operation_id, first_item)) is not None and chunk.items:
+        yield chunk
+        first_item += len(chunk.items)
 
 
 def set_chunk_errors(session: Session, operation_id: int, first_item: int, errors: dict[str, Any]) -> None:
@@ -234,10 +234,23 @@ def set_chunk_errors(session: Session, operation_id: int, first_item: int, error
     )
 
 
-def bonus_ids_of_operation(session: Session, operation_id: int) -> dict[int, int]:
-    """item index -> bonus id for everything the operation paid."""
-    rows = session.execute(select(Bonus.item_idx, Bonus.id).where(Bonus.operation_id == operation_id))
+def bonus_ids_of_items(session: Session, operation_id: int, first_item: int, end_item: int) -> dict[int, int]:
+    """item index -> bonus id for what the operation paid of items [first_item, end_item)
+    (the unique (operation, item) index answers it)."""
+    rows = session.execute(
+        select(Bonus.item_idx, Bonus.id).where(
+            Bonus.operation_id == operation_id, Bonus.item_idx >= first_item, Bonus.item_idx < end_item
+        )
+    )
     return {int(idx): int(bonus_id) for idx, bonus_id in rows if idx is not None}
+
+
+def paid_by_operation(session: Session, operation_id: int) -> int:
+    """What the operation's bonuses add up to, in micros."""
+    total = session.execute(
+        select(func.coalesce(func.sum(Bonus.amount_micros), 0)).where(Bonus.operation_id == operation_id)
+    ).scalar_one()
+    return int(total)
 
 
 def bonuses_of_operation(session: Session, requester_id: int, operation_id: int) -> list[Bonus]:

@@ -7,13 +7,20 @@ cursor and queues the next step, all in that transaction. A crash anywhere loses
 most the uncommitted step, which then runs again; the unique (operation, item) key
 on bonuses makes paying an item twice impossible even if all of that failed.
 
-`skip_invalid_items=false` runs two passes: CHECK (validate everything, pay nothing,
-then make sure the balance covers the total) and PAY. `true` runs PAY only, skipping
-invalid items and items the balance no longer covers.
+`skip_invalid_items=false` runs two passes over a batch whose whole cost was reserved
+when it was stored (`service.do_reserve`): CHECK (validate everything, pay nothing) and
+PAY (bonus rows drawn on the reservation). `true` runs PAY only, skipping invalid items
+and items the balance no longer covers, each chunk charged with the fee's increase.
+Whatever way an operation ends, `service.do_settle` refunds what it reserved and did
+not pay. A step the worker gives up on (a data error, or too many attempts) ends its
+operation FAIL through `do_fail_operation`.
+
+The log streams: `bonus_operation_log` yields entries chunk by chunk.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -24,6 +31,7 @@ from crowdpost.kit.jsonwire import loads
 from crowdpost.models import Operation
 from crowdpost.operations import service as operations
 from crowdpost.rewards import repository
+from crowdpost.rewards.ledger import NotEnoughBalance, reference_total
 from crowdpost.rewards.service import (
     BONUS_OPERATION,
     PHASE_CHECK,
@@ -31,9 +39,15 @@ from crowdpost.rewards.service import (
     STEP_JOB,
     check_batch,
     do_pay,
+    do_pay_reserved,
+    do_reserve,
+    do_settle,
+    fail_batch,
     fee_of,
+    operation_reference,
     rules_of,
 )
+from crowdpost.rewards.validation import AmountRules
 from crowdpost.rewards.views import bonus_input
 from crowdpost.worker.registry import enqueue
 
@@ -53,10 +67,14 @@ def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
     operations.do_start(operation)
     details = dict(operation.details)
     valid_micros = int(payload["valid_micros"])
+    paid_micros = _paid_micros(session, operation, payload)
+    rules = rules_of(payload)
     chunk = repository.get_chunk(session, operation.id, operation.cursor)
     if chunk is None:
-        raise RuntimeError(f"operation {operation.public_id}: no input at item {operation.cursor}")
-    rules = rules_of(payload)
+        _fail(
+            session, operation, rules, "OPERATION_EXECUTION_ERROR", f"the stored input ends at item {operation.cursor}"
+        )
+        return
     skip_invalid = bool(operation.parameters.get("skip_invalid_items"))
     checked = check_batch(
         session,
@@ -71,7 +89,7 @@ def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
         details["not_valid_count"] += len(checked.errors)
     if operation.phase == PHASE_CHECK:
         valid_micros += sum(d.amount_micros for d in checked.drafts)
-    else:
+    elif skip_invalid:
         paid = do_pay(
             session,
             operation.requester_id,
@@ -79,11 +97,20 @@ def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
             rules,
             partial=True,
             operation_id=operation.id,
-            reference=f"operation:{operation.public_id}",
+            reference=operation_reference(operation),
+            paid_before=paid_micros,
         )
+        paid_micros += sum(d.amount_micros for d in paid.drafts)
         errors.update(paid.rejected)
         details["success_count"] += len(paid.bonus_ids)
-        details["failed_count"] += len(paid.rejected) + (0 if skip_invalid else len(checked.errors))
+        details["failed_count"] += len(paid.rejected)
+    else:
+        # Reserved at submit: every item passed the check pass; one that fails now (its
+        # Toloker or assignment changed since) is not paid and its share is refunded.
+        bonus_ids = do_pay_reserved(session, operation.requester_id, checked.drafts, operation.id)
+        paid_micros += sum(d.amount_micros for d in checked.drafts)
+        details["success_count"] += len(bonus_ids)
+        details["failed_count"] += len(checked.errors)
     if errors or chunk.errors:
         repository.set_chunk_errors(session, operation.id, chunk.first_item, {str(i): e for i, e in errors.items()})
     operation.cursor += len(chunk.items)
@@ -92,7 +119,17 @@ def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
         _end_phase(session, operation, payload, valid_micros)
     else:
         operation.progress = _progress(operation, skip_invalid)
-        _queue(session, operation, payload, valid_micros)
+        _queue(session, operation, {**payload, "paid_micros": paid_micros}, valid_micros)
+
+
+def _paid_micros(session: Session, operation: Operation, payload: dict[str, Any]) -> int:
+    """What the operation paid before this step (carried by the steps; counted once for a
+    step queued by an older version)."""
+    if "paid_micros" in payload:
+        return int(payload["paid_micros"])
+    if operation.phase != PHASE_PAY or operation.cursor == 0:
+        return 0
+    return repository.paid_by_operation(session, operation.id)
 
 
 def _progress(operation: Operation, skip_invalid: bool) -> int:
@@ -113,56 +150,96 @@ def _queue(session: Session, operation: Operation, payload: dict[str, Any], vali
 
 
 def _end_phase(session: Session, operation: Operation, payload: dict[str, Any], valid_micros: int) -> None:
+    rules = rules_of(payload)
     details = dict(operation.details)
     if operation.phase == PHASE_PAY:
+        do_settle(session, operation, rules)
         failed = not operation.parameters.get("skip_invalid_items") and details["failed_count"] > 0
         operations.do_finish(session, operation, operations.FAIL if failed else operations.SUCCESS, details)
         return
-    needed = valid_micros + fee_of(valid_micros, rules_of(payload))
     if details["not_valid_count"]:
-        reason = "INVALID_ITEMS", "not paid: some items are invalid and skip_invalid_items is false"
-    elif repository.lock_balance(session, operation.requester_id) < needed:
-        reason = "NOT_ENOUGH_BALANCE", "not paid: the balance does not cover the whole batch"
-    else:
-        operation.phase, operation.cursor, operation.progress = PHASE_PAY, 0, _CHECK_SHARE
-        _queue(session, operation, payload, valid_micros)
+        _fail(
+            session,
+            operation,
+            rules,
+            "INVALID_ITEMS",
+            "not paid: some items are invalid and skip_invalid_items is false",
+        )
         return
-    details["failed_count"] = details["valid_count"]
-    details["error"] = {"code": reason[0], "message": reason[1]}
-    operations.do_finish(session, operation, operations.FAIL, details)
+    # Reserved at submit; an operation stored before reservations existed reserves now.
+    needed = valid_micros + fee_of(valid_micros, rules)
+    missing = needed + reference_total(session, operation.requester_id, operation_reference(operation))
+    if missing > 0:
+        try:
+            do_reserve(session, operation, missing, 0, int(details["total_count"]))
+        except NotEnoughBalance:
+            _fail(
+                session, operation, rules, "NOT_ENOUGH_BALANCE", "not paid: the balance does not cover the whole batch"
+            )
+            return
+    operation.phase, operation.cursor, operation.progress = PHASE_PAY, 0, _CHECK_SHARE
+    _queue(session, operation, {**payload, "paid_micros": 0}, valid_micros)
+
+
+def _fail(session: Session, operation: Operation, rules: AmountRules, code: str, message: str) -> None:
+    fail_batch(session, operation, code, message)
+    do_settle(session, operation, rules)
+
+
+def do_fail_operation(session: Session, payload: dict[str, Any], reason: str) -> None:
+    """A step the worker gave up on: its operation ends FAIL with the reason, and what it
+    reserved and did not pay is refunded. What earlier steps paid stays paid."""
+    operation = operations.lock_operation(session, int(payload["operation"]))
+    if operation is None or operation.status in operations.TERMINAL:
+        return
+    operations.do_start(operation)
+    _fail(
+        session,
+        operation,
+        rules_of(payload),
+        "OPERATION_EXECUTION_ERROR",
+        f"stopped at item {operation.cursor}: {reason}",
+    )
 
 
 @operations.log_renderer(BONUS_OPERATION)
-def bonus_operation_log(session: Session, operation: Operation) -> list[dict[str, Any]]:
+def bonus_operation_log(session: Session, operation: Operation) -> Iterator[dict[str, Any]]:
     """One entry per item handled so far: `input` as sent (with `__item_idx`), `output`
-    `{"user_bonus_id": "<id>"}` or the item's field errors."""
+    `{"user_bonus_id": "<id>"}` or the item's field errors. Yielded chunk by chunk (one
+    chunk's items and bonus ids in memory at a time)."""
     if operation.result is not None:
-        return _sync_log(session, operation)
-    paid = repository.bonus_ids_of_operation(session, operation.id)
+        yield from _sync_log(session, operation)
+        return
     failure = operation.details.get("error") or {"code": "NOT_ISSUED", "message": "not paid"}
     unpaid = {"item": field_error(failure["code"], failure["message"])}
     finished = operation.status in operations.TERMINAL
-    log: list[dict[str, Any]] = []
-    for chunk in repository.chunks_of(session, operation.id):
+    for chunk in repository.iter_chunks(session, operation.id):
+        end = chunk.first_item + len(chunk.items)
+        paid = repository.bonus_ids_of_items(session, operation.id, chunk.first_item, end)
         for index, item in enumerate(chunk.items, start=chunk.first_item):
             bonus_id = paid.get(index)
             if bonus_id is not None:
-                log.append(_entry(True, item, {"user_bonus_id": format_id(bonus_id)}))
+                yield _entry(True, item, {"user_bonus_id": format_id(bonus_id)})
             elif str(index) in chunk.errors:
-                log.append(_entry(False, item, chunk.errors[str(index)]))
+                yield _entry(False, item, chunk.errors[str(index)])
             elif finished:
-                log.append(_entry(False, item, unpaid))
-    return log
+                yield _entry(False, item, unpaid)
+
+
+_PERSIST_ERRORS = frozenset({"NOT_ENOUGH_BALANCE", "OPERATION_EXECUTION_ERROR"})
 
 
 def _entry(success: bool, item: Any, output: dict[str, Any]) -> dict[str, Any]:
     # Toloka's step names: the item failed validation, or it was valid and paying it failed.
-    persisted = success or output.get("amount", {}).get("code") == "NOT_ENOUGH_BALANCE"
+    persisted = success or any(
+        isinstance(error, dict) and error.get("code") in _PERSIST_ERRORS for error in output.values()
+    )
     kind = "USER_BONUS_PERSIST" if persisted else "USER_BONUS_VALIDATE"
     return {"type": kind, "success": success, "input": item, "output": output}
 
 
 def _sync_log(session: Session, operation: Operation) -> list[dict[str, Any]]:
+    """A synchronous request's log (at most `bonus_sync_max_items` entries)."""
     assert operation.result is not None
     result = loads(operation.result.encode("utf-8"))
     entries: dict[int, dict[str, Any]] = {}

@@ -9,6 +9,19 @@ Idempotency lives in the database: an `operation_id` claims a unique
 (requester, operation id) row first, so a retry finds it and replays (sync) or gets
 OPERATION_ALREADY_EXISTS (async, what toloka-kit expects), and a bonus row's unique
 (operation, item index) means no item of an operation can ever be paid twice.
+
+Fees: a request's fee is the fee on its total, computed once. A payment made in parts
+(the chunks of an async batch) charges each part the fee's increase,
+`fee(paid before + part) - fee(paid before)`, so the parts' fees add up to the fee on
+what was paid whatever the chunk size.
+
+An async batch with `skip_invalid_items=false` is all or nothing: the request that
+stores it also charges its whole cost (bonuses plus the fee on their total) to the
+balance, as the ledger rows BONUS and FEE of the operation ("reserved"), or, when the
+balance does not cover it, stores the operation as FAIL with NOT_ENOUGH_BALANCE and
+pays nothing. The worker's payments then draw on that reservation without touching the
+balance, and when the operation ends `do_settle` refunds (REFUND row) whatever it did
+not pay. So the balance never goes below zero and every change of it is a ledger row.
 """
 
 from __future__ import annotations
@@ -30,11 +43,12 @@ from crowdpost.kit.timefmt import format_datetime, utcnow
 from crowdpost.models import Operation
 from crowdpost.operations import service as operations
 from crowdpost.rewards import repository
-from crowdpost.rewards.ledger import LedgerLine, change_balance
+from crowdpost.rewards.ledger import LedgerLine, NotEnoughBalance, change_balance, reference_total
 from crowdpost.rewards.validation import (
     AmountRules,
     BonusDraft,
     ItemErrors,
+    check_amount,
     check_item,
     check_no_duplicates,
     check_references,
@@ -115,14 +129,23 @@ def check_batch(
     return checked
 
 
-def _fit(drafts: Sequence[BonusDraft], balance: int, rules: AmountRules) -> tuple[list[BonusDraft], list[BonusDraft]]:
+def fee_increase(paid_before: int, amount: int, rules: AmountRules) -> int:
+    """The fee `amount` more adds to a request that has paid `paid_before` already."""
+    if rules.fee_percent <= 0:
+        return 0
+    return fee_of(paid_before + amount, rules) - fee_of(paid_before, rules)
+
+
+def _fit(
+    drafts: Sequence[BonusDraft], balance: int, rules: AmountRules, paid_before: int
+) -> tuple[list[BonusDraft], list[BonusDraft]]:
     """In order, each item that still fits the balance (with the fee on the running total)."""
     fit: list[BonusDraft] = []
     rest: list[BonusDraft] = []
     total = 0
     for draft in drafts:
         candidate = total + draft.amount_micros
-        if candidate + fee_of(candidate, rules) <= balance:
+        if candidate + fee_increase(paid_before, candidate, rules) <= balance:
             fit.append(draft)
             total = candidate
         else:
@@ -139,12 +162,15 @@ def do_pay(
     partial: bool,
     operation_id: int | None,
     reference: str,
+    paid_before: int = 0,
 ) -> Paid:
-    """Pays checked drafts. `partial=False`: all or NotEnoughBalance; `True`: what fits, in order."""
+    """Pays checked drafts. `partial=False`: all or NotEnoughBalance; `True`: what fits, in order.
+
+    `paid_before`: what earlier parts of the same request paid (the fee is on the sum)."""
     rejected: dict[int, ItemErrors] = {}
     if partial:
         balance = repository.lock_balance(session, requester_id)
-        to_pay, rest = _fit(drafts, balance, rules)
+        to_pay, rest = _fit(drafts, balance, rules, paid_before)
         for draft in rest:
             rejected[draft.index] = {
                 "amount": field_error(
@@ -157,7 +183,7 @@ def do_pay(
     if not to_pay:
         return Paid([], [], created, rejected)
     total = sum(d.amount_micros for d in to_pay)
-    fee = fee_of(total, rules)
+    fee = fee_increase(paid_before, total, rules)
     lines = [LedgerLine("BONUS", -total, reference, f"{len(to_pay)} bonuses")]
     if fee:
         lines.append(LedgerLine("FEE", -fee, reference, f"platform fee {rules.fee_percent}%"))
@@ -166,6 +192,58 @@ def do_pay(
     publish(session, BonusesPaid(requester_id=requester_id, bonus_ids=tuple(bonus_ids)))
     publish(session, BalanceChanged(requester_id, new_balance + total + fee, new_balance))
     return Paid(to_pay, bonus_ids, created, rejected)
+
+
+def do_pay_reserved(session: Session, requester_id: int, drafts: Sequence[BonusDraft], operation_id: int) -> list[int]:
+    """Pays checked drafts of an operation whose whole cost was reserved at submit: bonus
+    rows only, the balance was charged then (see `do_reserve`)."""
+    if not drafts:
+        return []
+    bonus_ids = repository.insert_bonuses(session, requester_id, drafts, operation_id, utcnow())
+    publish(session, BonusesPaid(requester_id=requester_id, bonus_ids=tuple(bonus_ids)))
+    return bonus_ids
+
+
+def operation_reference(operation: Operation) -> str:
+    return f"operation:{operation.public_id}"
+
+
+def do_reserve(session: Session, operation: Operation, amount: int, fee: int, count: int) -> None:
+    """Charges an operation's cost before it pays (BONUS and FEE rows of the operation).
+    Raises NotEnoughBalance, having changed nothing, when the balance does not cover it."""
+    reference = operation_reference(operation)
+    lines = [LedgerLine("BONUS", -amount, reference, f"reserved for {count} bonuses")]
+    if fee:
+        lines.append(LedgerLine("FEE", -fee, reference, "platform fee on the batch, reserved"))
+    new_balance = change_balance(session, operation.requester_id, lines)
+    publish(session, BalanceChanged(operation.requester_id, new_balance + amount + fee, new_balance))
+
+
+def do_settle(session: Session, operation: Operation, rules: AmountRules) -> int:
+    """When an operation ends: refunds what its ledger rows charged beyond what it paid
+    (its bonuses plus the fee on their total). Returns the refund in micros."""
+    charged = -reference_total(session, operation.requester_id, operation_reference(operation))
+    paid = repository.paid_by_operation(session, operation.id)
+    refund = charged - paid - fee_of(paid, rules)
+    if refund <= 0:
+        return 0
+    unpaid = int(operation.details.get("total_count", 0)) - int(operation.details.get("success_count", 0))
+    line = LedgerLine("REFUND", refund, operation_reference(operation), f"released: {unpaid} bonuses not paid")
+    new_balance = change_balance(session, operation.requester_id, [line])
+    publish(session, BalanceChanged(operation.requester_id, new_balance - refund, new_balance))
+    return refund
+
+
+def amounts_total(items: Sequence[Any], rules: AmountRules) -> int:
+    """The sum of the items' valid amounts (an item with an invalid one fails the batch later)."""
+    total = 0
+    for item in items:
+        amount = item.get("amount") if isinstance(item, dict) else None
+        if amount is not None:
+            micros = check_amount(amount, rules)
+            if isinstance(micros, int):
+                total += micros
+    return total
 
 
 # --- POST /user-bonuses ---------------------------------------------------------------
@@ -319,9 +397,11 @@ def _do_submit(
         )
     check_no_duplicates(items)
     repository.insert_chunks(session, operation.id, items, settings.worker_chunk_size)
+    rules = rules_from(settings)
+    if not request.skip_invalid_items and not _reserved(session, operation, items, rules):
+        return operation
     # Check everything before paying anything unless invalid items may be skipped.
     operation.phase = PHASE_PAY if request.skip_invalid_items else PHASE_CHECK
-    rules = rules_from(settings)
     enqueue(
         session,
         STEP_JOB,
@@ -337,6 +417,36 @@ def _do_submit(
     )
     session.flush()
     return operation
+
+
+def _reserved(session: Session, operation: Operation, items: list[Any], rules: AmountRules) -> bool:
+    """All or nothing: reserves the batch's cost, or finishes the operation FAIL (nothing paid)."""
+    amount = amounts_total(items, rules)
+    fee = fee_of(amount, rules)
+    if amount == 0:
+        return True  # no valid amount at all: the check pass fails the batch
+    try:
+        do_reserve(session, operation, amount, fee, len(items))
+    except NotEnoughBalance as exc:
+        fail_batch(
+            session,
+            operation,
+            "NOT_ENOUGH_BALANCE",
+            f"not paid: the batch costs {from_micros(amount + fee)} ({from_micros(amount)} in bonuses plus "
+            f"{from_micros(fee)} fee) and the balance is {exc.payload['balance']}; nothing was paid",
+        )
+        return False
+    return True
+
+
+def fail_batch(session: Session, operation: Operation, code: str, message: str) -> None:
+    """Finishes a bonus operation FAIL with the reason in `details.error`; every item not
+    paid by then counts as failed (the log names the reason for each)."""
+    details = dict(operation.details)
+    unpaid = details["total_count"] - details["success_count"] - details["not_valid_count"]
+    details["failed_count"] = max(int(details["failed_count"]), unpaid)
+    details["error"] = {"code": code, "message": message}
+    operations.do_finish(session, operation, operations.FAIL, details)
 
 
 def rules_of(payload: dict[str, Any]) -> AmountRules:

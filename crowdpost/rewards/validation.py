@@ -7,6 +7,12 @@ Errors are Toloka field errors keyed by field, e.g.
 Hand-written rather than a pydantic model: this runs for every item of batches of
 100,000, and the rules (exact decimals, the message/without_message pairing) are
 simple enough to read as code.
+
+Texts that no backend can store the same way (U+0000, lone surrogates) are item errors
+(`CHARACTER_NOT_ALLOWED`), so a batch stored before that was refused at the API still
+ends the same on SQLite and PostgreSQL. A valid title and message leave here already
+sanitized for Tolokers (the drafts carry them, the bonus rows store them): the message
+through the messages' HTML allow-list, the title as plain text.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from crowdpost.errors import ConflictState, field_error
 from crowdpost.kit.bulk import chunks
 from crowdpost.kit.ids import parse_id
 from crowdpost.kit.money import decimal_places, to_micros
+from crowdpost.messaging.policy import plain_text, sanitize_html
 from crowdpost.models import Assignment, RequesterToloker
 
 ItemErrors = dict[str, dict[str, Any]]
@@ -128,28 +135,51 @@ def _check_amount(value: Any, rules: AmountRules) -> int | dict[str, Any]:
     return to_micros(amount)
 
 
+def unstorable(text: str) -> bool:
+    """U+0000 (PostgreSQL refuses it, SQLite keeps it) or a lone surrogate (not UTF-8)."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _not_allowed() -> dict[str, Any]:
+    return field_error("CHARACTER_NOT_ALLOWED", "U+0000 and lone surrogates cannot be stored")
+
+
 def _check_text(value: Any, limit: int) -> dict[str, Any] | None:
     if not isinstance(value, str):
         return field_error("STRING_EXPECTED", "must be a string")
     if len(value) > limit:
         return field_error("STRING_LENGTH_GREATER_THAN_MAX", f"at most {limit} characters", limit)
+    if unstorable(value):
+        return _not_allowed()
     return None
 
 
-# Per length limit (title, message), the text object last checked and its error: batches
-# usually repeat one title and one message. Entries are swapped in whole (thread-safe).
-_last_checked: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
+# Per field, the text object last checked, its error and its sanitized form: batches
+# usually repeat one title and one message, so each distinct text is checked and
+# sanitized once. Entries are swapped in whole (thread-safe).
+_last_checked: dict[str, tuple[dict[str, Any], dict[str, Any] | None, dict[str, str] | None]] = {}
+_TEXT_FIELDS = {"public_title": (MAX_TITLE, plain_text), "public_message": (MAX_MESSAGE, sanitize_html)}
 
 
-def _check_lang_text(value: Any, limit: int) -> dict[str, Any] | None:
-    """A language -> text object such as {"EN": "...", "RU": "..."}."""
-    last = _last_checked.get(limit)
+def _check_lang_text(field: str, value: Any) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+    """A language -> text object such as {"EN": "...", "RU": "..."}: (error, sanitized)."""
+    last = _last_checked.get(field)
     if last is not None and value == last[0]:
-        return last[1]
+        return last[1], last[2]
+    limit, clean = _TEXT_FIELDS[field]
     problem = _lang_text_problem(value, limit)
+    cleaned = None if problem else {language: clean(text) for language, text in value.items()}
     if isinstance(value, dict):
-        _last_checked[limit] = (dict(value), problem)
-    return problem
+        _last_checked[field] = (dict(value), problem, cleaned)
+    return problem, cleaned
 
 
 def _lang_text_problem(value: Any, limit: int) -> dict[str, Any] | None:
@@ -164,18 +194,30 @@ def _lang_text_problem(value: Any, limit: int) -> dict[str, Any] | None:
             return field_error("STRING_EXPECTED", f"the {language} text must be a non-blank string", language)
         if len(text) > limit:
             return field_error("STRING_LENGTH_GREATER_THAN_MAX", f"at most {limit} characters", limit)
+        if unstorable(text):
+            return _not_allowed()
     return None
 
 
-def _check_message(item: dict[str, Any], errors: ItemErrors) -> bool:
-    """Returns without_message; a message needs a title and text, no message needs both null."""
+@dataclass(slots=True)
+class _Message:
+    without: bool = False
+    title: dict[str, str] | None = None
+    text: dict[str, str] | None = None
+
+
+def _check_message(item: dict[str, Any], errors: ItemErrors) -> _Message:
+    """without_message and the sanitized texts; a message needs a title and text, no
+    message needs both null."""
+    message = _Message()
     without = item.get("without_message")
     if without is None:
         without = False
     elif not isinstance(without, bool):
         errors["without_message"] = field_error("BOOLEAN_EXPECTED", "must be true or false")
-        return False
-    for field, limit in (("public_title", MAX_TITLE), ("public_message", MAX_MESSAGE)):
+        return message
+    message.without = without
+    for field in ("public_title", "public_message"):
         value = item.get(field)
         if without:
             if value is not None:
@@ -185,10 +227,14 @@ def _check_message(item: dict[str, Any], errors: ItemErrors) -> bool:
                 "VALUE_REQUIRED", f"{field} is required unless without_message is true (then it must be null)"
             )
         else:
-            problem = _check_lang_text(value, limit)
+            problem, cleaned = _check_lang_text(field, value)
             if problem:
                 errors[field] = problem
-    return without
+            elif field == "public_title":
+                message.title = cleaned
+            else:
+                message.text = cleaned
+    return message
 
 
 def check_item(
@@ -205,6 +251,8 @@ def check_item(
         errors["user_id"] = field_error("STRING_EXPECTED", "user_id must be a non-empty string")
     elif len(user_id) > MAX_USER_ID:
         errors["user_id"] = field_error("STRING_LENGTH_GREATER_THAN_MAX", "no such Toloker", MAX_USER_ID)
+    elif unstorable(user_id):
+        errors["user_id"] = _not_allowed()
     amount = item.get("amount")
     micros: int | dict[str, Any] = (
         field_error("VALUE_REQUIRED", "amount is required") if amount is None else check_amount(amount, rules)
@@ -222,7 +270,7 @@ def check_item(
     comment = item.get("private_comment")
     if comment is not None and (problem := _check_text(comment, MAX_COMMENT)):
         errors["private_comment"] = problem
-    without = _check_message(item, errors)
+    message = _check_message(item, errors)
     if errors:
         return errors
     assert isinstance(micros, int)
@@ -233,9 +281,9 @@ def check_item(
         amount_micros=micros,
         assignment_id=assignment_id,
         private_comment=comment,
-        public_title=item.get("public_title"),
-        public_message=item.get("public_message"),
-        without_message=without,
+        public_title=message.title,
+        public_message=message.text,
+        without_message=message.without,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.money import from_micros
+from crowdpost.messaging.policy import plain_text, sanitize_html
 from crowdpost.models import Bonus
 from crowdpost.rewards.validation import BonusDraft
 
@@ -87,6 +88,18 @@ def draft_view(draft: BonusDraft, bonus_id: int, created: datetime | str) -> dic
     )
 
 
+# Texts are sanitized when a bonus is stored; rows written before that was so are
+# sanitized again on the way to a Toloker. Pages repeat a few texts: each once.
+@lru_cache(maxsize=1024)
+def _toloker_title(text: str) -> str:
+    return plain_text(text)
+
+
+@lru_cache(maxsize=1024)
+def _toloker_message(text: str) -> str:
+    return sanitize_html(text)
+
+
 def pick_language(texts: dict[str, str] | None, preferred: Sequence[str]) -> str | None:
     """The Toloker's languages first, then English, then whatever the requester wrote."""
     if not texts:
@@ -98,7 +111,8 @@ def pick_language(texts: dict[str, str] | None, preferred: Sequence[str]) -> str
 
 
 def toloker_bonus_view(bonus: Bonus, languages: Sequence[str], requester_name: dict[str, str]) -> dict[str, Any]:
-    """A Toloker's own bonus: no private comment; title and message in their language."""
+    """A Toloker's own bonus: no private comment; title and message in their language,
+    the title as plain text and the message through the messages' HTML allow-list."""
     title_language = pick_language(bonus.public_title, languages)
     message_language = pick_language(bonus.public_message, languages)
     name_language = pick_language(requester_name, languages)
@@ -113,9 +127,9 @@ def toloker_bonus_view(bonus: Bonus, languages: Sequence[str], requester_name: d
         "created": bonus.created,
     }
     if bonus.public_title and title_language:
-        view["title"] = bonus.public_title[title_language]
+        view["title"] = _toloker_title(bonus.public_title[title_language])
     if bonus.public_message and message_language:
-        view["message"] = bonus.public_message[message_language]
+        view["message"] = _toloker_message(bonus.public_message[message_language])
         view["language"] = message_language
     if bonus.assignment_id is not None:
         view["assignment_id"] = format_id(bonus.assignment_id)

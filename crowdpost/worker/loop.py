@@ -4,6 +4,13 @@ A claim is a lease: the row says RUNNING until `lease_until`. A worker that dies
 (kill -9) leaves an expired lease, and any worker picks the job up again; handlers
 are idempotent, so nothing is done twice. On PostgreSQL claims use
 `FOR UPDATE SKIP LOCKED` so many workers never contend for the same row.
+
+A job that fails is retried with backoff, up to its `max_attempts`. Errors retrying
+cannot fix end it at once: a data error (the database refuses a value, e.g. PostgreSQL
+and U+0000), or an integrity error that persists over `INTEGRITY_ATTEMPTS` (a race
+clears on retry, a bad row does not). A job given up on is FAILED, and its kind's
+give-up handler (`registry.on_give_up`) ends the work it belonged to in that same
+transaction, so an operation never stays RUNNING behind a dead job.
 """
 
 from __future__ import annotations
@@ -11,16 +18,19 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import traceback
 from datetime import timedelta
 
+import psycopg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import or_, select, update
 
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
-from crowdpost.worker.registry import handler_for
+from crowdpost.worker.registry import give_up_handler_for, handler_for
 
 log = logging.getLogger("crowdpost.worker")
 
@@ -28,6 +38,37 @@ log = logging.getLogger("crowdpost.worker")
 # of work, far shorter than this; a worker that dies leaves the job to be reclaimed
 # once the lease runs out (settings.worker_lease_seconds).
 DEFAULT_LEASE = timedelta(minutes=5)
+
+
+# An integrity error that comes back this many times in a row is the data, not a race.
+INTEGRITY_ATTEMPTS = 3
+_DATA_ERRORS = (sa_exc.DataError, psycopg.DataError, sqlite3.DataError)
+_INTEGRITY_ERRORS = (sa_exc.IntegrityError, psycopg.IntegrityError, sqlite3.IntegrityError)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def is_permanent(exc: BaseException, attempts: int) -> bool:
+    """True for errors a retry cannot fix (see the module docstring)."""
+    chain = _causes(exc)
+    if any(isinstance(e, _DATA_ERRORS) for e in chain):
+        return True
+    return attempts >= INTEGRITY_ATTEMPTS and any(isinstance(e, _INTEGRITY_ERRORS) for e in chain)
+
+
+def give_up_reason(exc: BaseException) -> str:
+    """One line for an operation's details: the driver's message, never the SQL."""
+    cause = exc.orig if isinstance(exc, sa_exc.StatementError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    kind = "data error" if any(isinstance(e, _DATA_ERRORS) for e in _causes(exc)) else type(cause).__name__
+    return f"{kind}: {lines[0] if lines else type(cause).__name__}"[:300]
 
 
 def worker_name() -> str:
@@ -85,20 +126,32 @@ def run_job(db: Database, job: Job) -> bool:
             handler(session, dict(job.payload))
     except Exception as exc:
         log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
-        give_up = job.attempts >= job.max_attempts or handler is None
+        give_up = job.attempts >= job.max_attempts or handler is None or is_permanent(exc, job.attempts)
         backoff = timedelta(seconds=min(300, 2**job.attempts))
-        with db.transaction() as session:
-            session.execute(
-                update(Job)
-                .where(Job.id == job.id)
-                .values(
-                    status="FAILED" if give_up else "QUEUED",
-                    run_after=utcnow() + backoff,
-                    lease_until=None,
-                    last_error="".join(traceback.format_exception_only(exc))[-4000:],
-                    finished=utcnow() if give_up else None,
-                )
+        on_give_up = give_up_handler_for(job.kind) if give_up else None
+        outcome = (
+            update(Job)
+            .where(Job.id == job.id)
+            .values(
+                status="FAILED" if give_up else "QUEUED",
+                run_after=utcnow() + backoff,
+                lease_until=None,
+                last_error="".join(traceback.format_exception_only(exc))[-4000:],
+                finished=utcnow() if give_up else None,
             )
+        )
+        try:
+            with db.transaction() as session:
+                if on_give_up is not None:
+                    on_give_up(session, dict(job.payload), give_up_reason(exc))
+                session.execute(outcome)
+        except Exception:
+            if on_give_up is None:
+                raise
+            # The job is still not run again forever; what it belonged to needs a look.
+            log.exception("job %s (%s): the give-up handler failed", job.id, job.kind)
+            with db.transaction() as session:
+                session.execute(outcome)
         return give_up
     with db.transaction() as session:
         session.execute(update(Job).where(Job.id == job.id).values(status="DONE", finished=utcnow(), lease_until=None))

@@ -19,6 +19,12 @@ Handler = Callable[[Session, dict[str, Any]], None]
 
 _HANDLERS: dict[str, Handler] = {}
 
+# Called, in the transaction that marks the job FAILED, when the worker gives up on a job
+# (a data error, or too many attempts): the payload and a one-line reason. A domain ends
+# whatever the job was doing (an operation: FAIL with the reason) so nothing stays RUNNING.
+GiveUpHandler = Callable[[Session, dict[str, Any], str], None]
+_GIVE_UP_HANDLERS: dict[str, GiveUpHandler] = {}
+
 
 def job_handler(kind: str) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
@@ -30,6 +36,18 @@ def job_handler(kind: str) -> Callable[[Handler], Handler]:
 
 def handler_for(kind: str) -> Handler | None:
     return _HANDLERS.get(kind)
+
+
+def on_give_up(kind: str) -> Callable[[GiveUpHandler], GiveUpHandler]:
+    def register(fn: GiveUpHandler) -> GiveUpHandler:
+        _GIVE_UP_HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
+def give_up_handler_for(kind: str) -> GiveUpHandler | None:
+    return _GIVE_UP_HANDLERS.get(kind)
 
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], run_after: datetime | None = None) -> None:

@@ -97,6 +97,9 @@ def test_chunks_each_pay_in_their_own_transaction(
     items = [bonus(uid, "1", private_comment=f"c{n}") for n in range(2) for uid in crew.user_ids]
     with serve_in_thread(create_app(small, db)) as url, auth_client(url, crew.requester.token) as small_client:
         post_bonuses(small_client, items, async_mode=True, operation_id="op-chunks")
+    # All or nothing: the request reserved the whole batch (one BONUS row for 6 items).
+    assert ledger_kinds(db, crew.requester.id) == [("DEPOSIT", Decimal(100)), ("BONUS", Decimal(-6))]
+    assert balance_of(db, crew.requester.id) == Decimal(94)
 
     assert run_pending(db, limit=2) == 2  # the check pass: 6 items, chunks of 2 -> 3 steps
     assert _operation(client, "op-chunks")["status"] == "RUNNING"
@@ -105,13 +108,13 @@ def test_chunks_each_pay_in_their_own_transaction(
     assert middle["details"]["success_count"] == 2
     assert bonus_count(db) == 2
     assert 25 < middle["progress"] < 100
-    assert [kind for kind, _ in ledger_kinds(db, crew.requester.id)] == ["DEPOSIT", "BONUS"]
     assert len(_log(client, "op-chunks")) == 2  # entries for the items handled so far
 
     run_pending(db)
 
     assert _operation(client, "op-chunks")["status"] == "SUCCESS"
-    assert [kind for kind, _ in ledger_kinds(db, crew.requester.id)] == ["DEPOSIT"] + ["BONUS"] * 3
+    # The chunks drew on the reservation: no more ledger rows, nothing to refund.
+    assert ledger_kinds(db, crew.requester.id) == [("DEPOSIT", Decimal(100)), ("BONUS", Decimal(-6))]
     assert bonus_count(db) == 6
 
 

@@ -64,11 +64,13 @@ def test_payments_publish_events_in_the_same_transaction(
     run_pending(db)
 
     kinds = [type(e).__name__ for e in seen]
-    # A sync request's operation row only serves retries: no OperationFinished for it.
-    assert kinds == ["BonusesPaid", "BalanceChanged", "BonusesPaid", "BalanceChanged", "OperationFinished"]
+    # A sync request's operation row only serves retries: no OperationFinished for it. The
+    # async batch changes the balance when it is stored (its reservation), then pays.
+    assert kinds == ["BonusesPaid", "BalanceChanged", "BalanceChanged", "BonusesPaid", "OperationFinished"]
     assert [f"{n:012d}" for n in seen[0].bonus_ids] == [paid["items"][str(i)]["id"] for i in range(3)]
     assert seen[1].old_balance_micros == 100_000_000
     assert seen[1].new_balance_micros == 97_000_000
+    assert seen[2].new_balance_micros == 96_500_000
     assert seen[4].operation_id == "op-events"
     assert seen[4].status == "SUCCESS"
     assert seen[4].details["success_count"] == 1
