@@ -26,6 +26,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from crowdpost.kit.jsonwire import WireJSONResponse
+from crowdpost.kit.timefmt import DateOutOfRange
 
 log = logging.getLogger("crowdpost.errors")
 
@@ -119,6 +120,15 @@ class TooManyRequests(ApiError):
     status_code = 429
     code = "TOO_MANY_REQUESTS"
     message = "Too many requests"
+
+
+class BodyRejected(StarletteHTTPException):
+    """Carries an ApiError out of body decoding, where FastAPI lets only HTTPException through
+    (anything else becomes a bare "There was an error parsing the body")."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.status_code, error.message)
+        self.error = error
 
 
 def field_error(code: str, message: str, *params: Any) -> dict[str, Any]:
@@ -241,6 +251,16 @@ async def _http_handler(request: Request, exc: Exception) -> WireJSONResponse:
     return render(ApiError(str(exc.detail), code="INTERNAL_ERROR" if status >= 500 else "ERROR", status_code=status))
 
 
+async def _body_rejected_handler(_: Request, exc: Exception) -> WireJSONResponse:
+    assert isinstance(exc, BodyRejected)
+    return render(exc.error)
+
+
+async def _date_out_of_range_handler(_: Request, exc: Exception) -> WireJSONResponse:
+    assert isinstance(exc, DateOutOfRange)
+    return render(ValidationFailed({exc.field or "datetime": field_error("DATE_OUT_OF_RANGE", str(exc))}))
+
+
 async def _unexpected_handler(request: Request, exc: Exception) -> WireJSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return render(ApiError())
@@ -250,4 +270,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(BodyRejected, _body_rejected_handler)
+    app.add_exception_handler(DateOutOfRange, _date_out_of_range_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

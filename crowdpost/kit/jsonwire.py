@@ -38,6 +38,10 @@ def loads(raw: bytes) -> Any:
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise JsonBodyError(f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except JsonBodyError:
+        raise
+    except ValueError as exc:  # an integer literal past Python's 4,300-digit conversion limit
+        raise JsonBodyError(f"malformed JSON: {exc}") from exc
     except RecursionError as exc:
         raise JsonBodyError("JSON nested too deeply") from exc
 

@@ -7,27 +7,55 @@ whole-hundredth percent of it) exact in a BIGINT.
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 
 MICROS = 1_000_000
 _QUANTUM = Decimal(1).scaleb(-6)
+
+
+# A BIGINT holds 9.2e18 micros: at most 12 digits before the point (< $10**13).
+MAX_MICROS = 2**63 - 1
+_MAX_ADJUSTED = 12
+_ASCII_DIGITS = bytes(range(48, 58)).ljust(256, b"?")
 
 
 class MoneyError(ValueError):
     """The value is not an exact, finite amount of money at micro precision."""
 
 
+def _significant(amount: Decimal) -> tuple[bytes, int]:
+    """(digits as bytes 0-9, exponent) with trailing zeros dropped: read as written, no
+    Decimal context (which would round past 28 digits), C-speed however long."""
+    _, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)
+    raw = bytes(digits)
+    kept = raw.rstrip(b"\x00") or raw[:1]
+    return kept, exponent + (len(raw) - len(kept))
+
+
 def to_micros(amount: Decimal) -> int:
-    """Exact conversion; raises MoneyError instead of rounding."""
+    """Exact conversion; raises MoneyError instead of rounding.
+
+    Bounded before any arithmetic: the digits are read as they are (no Decimal context,
+    which would round past 28 digits or overflow past an exponent of 999,999), so
+    `1e999999999`, `1e-999999999` and a 40-digit amount are refused in constant time
+    (linear in the digits written)."""
     if not isinstance(amount, Decimal) or not amount.is_finite():
         raise MoneyError("amount must be a finite decimal number")
-    try:
-        scaled = amount.scaleb(6)
-        if scaled != scaled.to_integral_value():
-            raise MoneyError("amount has more than 6 decimal places")
-        return int(scaled)
-    except InvalidOperation as exc:
-        raise MoneyError("amount is not a valid number") from exc
+    if amount.is_zero():
+        if amount.is_signed():
+            raise MoneyError("amount must not be negative zero")
+        return 0
+    if amount.adjusted() > _MAX_ADJUSTED:
+        raise MoneyError(f"amount is too large (at most {_MAX_ADJUSTED} digits before the point)")
+    digits, exponent = _significant(amount)
+    if exponent < -6:
+        raise MoneyError("amount has more than 6 decimal places")
+    # Now at most 19 digits and 0 <= exponent + 6 <= 18: small integers.
+    micros: int = int(digits.translate(_ASCII_DIGITS)) * 10 ** (exponent + 6)
+    if micros > MAX_MICROS:
+        raise MoneyError("amount is too large")
+    return -micros if amount.is_signed() else micros
 
 
 def from_micros(micros: int) -> Decimal:
@@ -40,8 +68,11 @@ def from_micros(micros: int) -> Decimal:
 
 
 def decimal_places(amount: Decimal) -> int:
-    exponent = amount.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
+    """Places after the point that are not trailing zeros, exactly (no context rounding)."""
+    if not amount.is_finite() or amount.is_zero():
+        return 0
+    _, exponent = _significant(amount)
+    return max(0, -exponent)
 
 
 def percent_of(micros: int, percent: Decimal) -> int:

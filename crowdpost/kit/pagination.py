@@ -66,7 +66,7 @@ def list_params(
         )
     id_range = {op: v for op, v in zip(RANGE_OPS, (id_gt, id_gte, id_lt, id_lte), strict=True) if v is not None}
     created_range = {
-        op: to_naive_utc(v)
+        op: to_naive_utc(v, f"created_{op}")
         for op, v in zip(RANGE_OPS, (created_gt, created_gte, created_lt, created_lte), strict=True)
         if v is not None
     }

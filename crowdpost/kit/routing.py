@@ -3,6 +3,8 @@
 - Request bodies are parsed with `kit.jsonwire.loads`: Decimal numbers, UTF-8 only,
   and malformed input becomes a 400 VALIDATION_ERROR instead of a generic error.
 - A body with a content type other than JSON is refused with 415.
+- Decoded bodies, query and path parameters pass `kit.wirecheck` (NUL, lone surrogates,
+  nesting, absurd numbers): a 400 naming the path, the same on every backend.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from crowdpost.errors import UnsupportedMediaType
+from crowdpost.errors import BodyRejected, UnsupportedMediaType, ValidationFailed
 from crowdpost.kit.jsonwire import JsonBodyError, loads
+from crowdpost.kit.wirecheck import body_may_hold_unstorable, check_body, check_params
 
 
 class _WireRequest(Request):
@@ -28,6 +31,11 @@ class _WireRequest(Request):
             except JsonBodyError as exc:
                 # FastAPI turns JSONDecodeError into a RequestValidationError (-> 400).
                 raise json.JSONDecodeError(str(exc), body.decode("utf-8", "replace")[:200], 0) from exc
+            try:
+                check_body(self._json, strings=body_may_hold_unstorable(body))
+            except ValidationFailed as exc:
+                del self._json
+                raise BodyRejected(exc) from exc
         return self._json
 
 
@@ -45,6 +53,7 @@ class WireRoute(APIRoute):
 
         async def route_handler(request: Request) -> Response:
             wire_request = _WireRequest(request.scope, request.receive)
+            check_params([*request.query_params.multi_items(), *request.path_params.items()])
             if expects_body and request.method in ("POST", "PUT", "PATCH"):
                 content_type = request.headers.get("content-type")
                 if content_type and not _is_json(content_type) and await wire_request.body():

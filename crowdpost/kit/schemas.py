@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
+
+from crowdpost.kit.money import to_micros
+from crowdpost.kit.timefmt import to_naive_utc
 
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}(-[A-Z]{2,4})?$", max_length=8)]
 # Toloka's language -> text objects: {"EN": "...", "RU": "..."}.
 LangText = Annotated[dict[LanguageCode, str], Field(min_length=1)]
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return to_naive_utc(value)  # DateOutOfRange is a ValueError: pydantic names the field
+
+
+# A datetime in naive UTC, refused (400 naming the field) when an offset pushes it past year 1 or 9999.
+UtcDateTime = Annotated[datetime, AfterValidator(_naive_utc)]
+
+
+def _exact_micros(value: Decimal) -> Decimal:
+    to_micros(value)  # MoneyError is a ValueError: pydantic names the field
+    return value
+
+
+# An amount that converts to micro-units exactly: finite, no negative zero, at most 6 places,
+# less than $10**13. Checked on the digits as written, before any arithmetic (kit.money).
+MicrosDecimal = Annotated[Decimal, AfterValidator(_exact_micros)]

@@ -29,11 +29,13 @@ def time_ranges(*fields: str) -> Callable[[Request], TimeRanges]:
                 if raw is None:
                     continue
                 try:
-                    ranges.setdefault(name, {})[op] = to_naive_utc(datetime.fromisoformat(raw.strip()))
-                except (ValueError, OverflowError) as exc:
+                    parsed = datetime.fromisoformat(raw.strip())
+                except ValueError as exc:
                     raise ValidationFailed(
-                        {f"{name}_{op}": field_error("INVALID_DATE_TIME_SYNTAX", "expected YYYY-MM-DDThh:mm:ss", raw)}
+                        {f"{name}_{op}": field_error("INVALID_DATE_TIME_SYNTAX", "expected YYYY-MM-DDThh:mm:ss")}
                     ) from exc
+                # DateOutOfRange (year 1 or 9999 with an offset) is a 400 naming the parameter.
+                ranges.setdefault(name, {})[op] = to_naive_utc(parsed, f"{name}_{op}")
         return ranges
 
     return dependency

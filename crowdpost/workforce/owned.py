@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
 from crowdpost.kit.ids import format_id, parse_id
-from crowdpost.models import Toloker
+from crowdpost.models import RequesterToloker, Toloker
 
 
 class _Owned(Protocol):
@@ -36,6 +37,21 @@ def get_referenced(session: Session, model: type[T], requester_id: int, public_i
 def require_toloker(session: Session, user_id: str, field: str = "user_id") -> None:
     if session.get(Toloker, user_id) is None:
         raise ValidationFailed({field: field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker", user_id)})
+
+
+def require_worker(session: Session, requester_id: int, user_id: str, field: str = "user_id") -> None:
+    """The Toloker started at least one of this requester's tasks; otherwise one 400 that
+    reads the same for an unknown id and for a Toloker who never worked for them, so
+    the answer reveals nothing about other requesters' Tolokers (as bonuses do)."""
+    started = session.execute(
+        select(RequesterToloker.started_count).where(
+            RequesterToloker.requester_id == requester_id, RequesterToloker.user_id == user_id
+        )
+    ).scalar_one_or_none()
+    if not started:
+        raise ValidationFailed(
+            {field: field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker among those who started your tasks", user_id)}
+        )
 
 
 def get_owned(session: Session, model: type[T], requester_id: int, public_id: str, what: str) -> T:

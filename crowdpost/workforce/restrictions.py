@@ -20,7 +20,7 @@ from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Pool, Project, UserRestriction
 from crowdpost.workforce.listing import fetch_page
-from crowdpost.workforce.owned import get_referenced, require_toloker
+from crowdpost.workforce.owned import get_referenced, require_worker
 from crowdpost.workforce.schemas import RestrictionScope, RestrictionSet
 from crowdpost.workforce.sqlclock import db_utcnow
 
@@ -69,12 +69,8 @@ def _target(session: Session, requester_id: int, body: RestrictionSet) -> tuple[
 def do_set_restriction(session: Session, requester_id: int, body: RestrictionSet) -> tuple[UserRestriction, bool]:
     """The ban and whether it was created (False: an active one was updated)."""
     project_id, pool_id = _target(session, requester_id, body)
-    require_toloker(session, body.user_id)
-    try:
-        will_expire = to_naive_utc(body.will_expire) if body.will_expire else None
-    except OverflowError as exc:
-        out_of_range = field_error("DATE_OUT_OF_RANGE", "will_expire is out of range")
-        raise ValidationFailed({"will_expire": out_of_range}) from exc
+    require_worker(session, requester_id, body.user_id)
+    will_expire = to_naive_utc(body.will_expire, "will_expire") if body.will_expire else None
     same = _active(
         select(UserRestriction).where(
             UserRestriction.requester_id == requester_id,

@@ -8,9 +8,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from crowdpost.kit.schemas import LangText, LanguageCode
+from crowdpost.kit.schemas import LangText, LanguageCode, MicrosDecimal, UtcDateTime
 from crowdpost.workforce.profile import (
     AssignmentStatus,
     ClientType,
@@ -20,9 +20,14 @@ from crowdpost.workforce.profile import (
     OsFamily,
     UserAgentType,
 )
+from crowdpost.workforce.spec import nesting_path
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 TolokerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")]
+# Integer columns (city, regions) are 32-bit; Unix seconds of a birth date stay within years 1-9999.
+INT32_MAX = 2**31 - 1
+UNIX_SECONDS_MIN = -62_135_596_800
+UNIX_SECONDS_MAX = 253_402_300_799
 
 
 class Version(BaseModel):
@@ -36,8 +41,11 @@ class Version(BaseModel):
     @classmethod
     def parse(cls, raw: str | int | Decimal) -> Version:
         parts = str(raw).strip().split(".")
-        if not parts or not all(p.isdigit() for p in parts) or len(parts) > 4:
+        if not parts or not all(p.isdigit() and p.isascii() for p in parts) or len(parts) > 4:
             raise ValueError("version must look like 14, 14.2 or 14.2.1")
+        # The columns: value NUMERIC(12, 4), parts INTEGER; every backend stores these exactly.
+        if any(len(p) > 6 for p in parts) or (len(parts) > 1 and len(parts[1]) > 4):
+            raise ValueError("version parts have at most 6 digits (the minor version at most 4)")
         nums = [int(p) for p in parts]
         minor = nums[1] if len(nums) > 1 else None
         value = Decimal(f"{nums[0]}.{parts[1]}") if minor is not None else Decimal(nums[0])
@@ -48,6 +56,9 @@ def _unix_seconds(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError("date_of_birth must be a date or Unix time")
     if isinstance(value, int | Decimal):
+        # Bounded before int(): int(Decimal("1e999999999")) would build a billion digits.
+        if not UNIX_SECONDS_MIN <= value <= UNIX_SECONDS_MAX:
+            raise ValueError("date_of_birth must fall within years 1-9999")
         return int(value)
     if isinstance(value, str):
         day = datetime.fromisoformat(value).date() if "T" in value else date.fromisoformat(value)
@@ -64,14 +75,16 @@ class TolokerIn(BaseModel):
     languages: list[LanguageCode] = Field(default_factory=list, max_length=50)
     country: CountryCode | None = None
     citizenship: CountryCode | None = None
-    city: int | None = Field(None, ge=0)
+    city: int | None = Field(None, ge=0, le=INT32_MAX)
     gender: Gender | None = None
-    date_of_birth: int | None = Field(None, description="Unix seconds or YYYY-MM-DD")
+    date_of_birth: int | None = Field(
+        None, ge=UNIX_SECONDS_MIN, le=UNIX_SECONDS_MAX, description="Unix seconds or YYYY-MM-DD"
+    )
     education: Education | None = None
     adult_allowed: bool | None = None
     verified: bool | None = None
-    region_by_phone: int | None = Field(None, ge=0)
-    region_by_ip: int | None = Field(None, ge=0)
+    region_by_phone: int | None = Field(None, ge=0, le=INT32_MAX)
+    region_by_ip: int | None = Field(None, ge=0, le=INT32_MAX)
     client_type: ClientType | None = None
     os_family: OsFamily | None = None
     os_version: str | None = Field(None, max_length=32)
@@ -114,6 +127,16 @@ class Solution(BaseModel):
 
     output_values: dict[str, Any]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _shallow(cls, value: Any) -> Any:
+        """Stored as sent (free-form): at most 32 levels, like every free-form value."""
+        if isinstance(value, dict):
+            where = nesting_path(value)
+            if where is not None:
+                raise ValueError(f"free-form values nest at most 32 levels (too deep at {where})")
+        return value
+
 
 class AssignmentIn(BaseModel):
     """One assignment in `POST /api/admin/v1/assignments`: a Toloker started or did a task."""
@@ -121,14 +144,14 @@ class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: TolokerId
-    pool_id: str
+    pool_id: str = Field(max_length=64)
     status: AssignmentStatus = AssignmentStatus.ACTIVE
     task_suite_id: str | None = Field(None, max_length=64)
-    reward: Decimal | None = Field(None, ge=0, le=Decimal("1000"))
-    created: datetime | None = None
-    submitted: datetime | None = None
-    accepted: datetime | None = None
-    rejected: datetime | None = None
+    reward: MicrosDecimal | None = Field(None, ge=0, le=Decimal("1000"), description="at most 6 decimal places")
+    created: UtcDateTime | None = None
+    submitted: UtcDateTime | None = None
+    accepted: UtcDateTime | None = None
+    rejected: UtcDateTime | None = None
     public_comment: str | None = Field(None, max_length=4096)
     solutions: list[Solution] | None = Field(None, max_length=1000)
 
@@ -197,7 +220,7 @@ class RestrictionSet(BaseModel):
     project_id: ReqId | None = None
     pool_id: ReqId | None = None
     private_comment: str | None = Field(None, max_length=499)
-    will_expire: datetime | None = None
+    will_expire: UtcDateTime | None = None
 
 
 class ProjectCreate(BaseModel):
@@ -234,7 +257,7 @@ class PoolCreate(BaseModel):
     project_id: ReqId
     private_name: str = Field(min_length=1, max_length=255)
     reward_per_assignment: Decimal | None = Field(None, ge=0, le=1000)
-    will_expire: datetime | None = None
+    will_expire: UtcDateTime | None = None
     assignment_max_duration_seconds: int | None = Field(None, ge=1)
     filter: dict[str, Any] | None = None
 

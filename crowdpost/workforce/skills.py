@@ -24,7 +24,7 @@ from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Skill, UserSkill, UserSkillChange
 from crowdpost.workforce.listing import TimeRanges, fetch_page
-from crowdpost.workforce.owned import get_owned, get_referenced, owner, require_toloker
+from crowdpost.workforce.owned import get_owned, get_referenced, owner, require_worker
 from crowdpost.workforce.schemas import SkillCreate, UserSkillSet
 from crowdpost.workforce.spec import plain_json
 from crowdpost.workforce.sqlclock import db_utcnow
@@ -106,13 +106,11 @@ def _live(stmt: Select[Any]) -> Select[Any]:
 def do_set_user_skill(session: Session, requester_id: int, body: UserSkillSet) -> UserSkill:
     """Insert or update the value, and record the change."""
     skill = get_referenced(session, Skill, requester_id, body.skill_id, "skill_id")
-    require_toloker(session, body.user_id)
+    require_worker(session, requester_id, body.user_id)
     try:
         micros = to_micros(body.value)
     except MoneyError as exc:
-        raise ValidationFailed(
-            {"value": field_error("INVALID_VALUE", "at most 6 decimal places", str(body.value))}
-        ) from exc
+        raise ValidationFailed({"value": field_error("INVALID_VALUE", str(exc), 6)}) from exc
     now = utcnow()
     expires = now + timedelta(hours=skill.skill_ttl_hours) if skill.skill_ttl_hours else None
     stmt = upsert(session, UserSkill).values(

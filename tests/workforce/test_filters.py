@@ -27,7 +27,7 @@ from crowdpost.models import UserSkill
 from crowdpost.workforce.audience import AudienceRequest, audience_select
 from crowdpost.workforce.filters import KEYS, Operator
 from tests.fixtures.factories import Admin
-from tests.workforce.conftest import Workplace, worked
+from tests.workforce.conftest import Workplace, make_workplace, worked
 
 VERSIONS = ["9", "10.3", "14.2.1", "17.0", None]
 REGIONS = [84, 102, 225, None]
@@ -134,7 +134,8 @@ def crowd(admin: Admin, workplace: Workplace, db: Database, server_url: str) -> 
     for name in ("A", "B"):
         skill_id = workplace.post("/skills", {"name": name})["id"]
         skills[skill_id] = {}
-        for uid in rng.sample(ids, 18):
+        # Skill values go only to Tolokers who worked for this requester (the others get a 400).
+        for uid in rng.sample(ids[:27], 18):
             value = Decimal(rng.choice(["0", "50", "59.7", "80", "99.999999", "100"]))
             workplace.put("/user-skills", {"skill_id": skill_id, "user_id": uid, "value": str(value)})
             skills[skill_id][uid] = value
@@ -151,8 +152,10 @@ def crowd(admin: Admin, workplace: Workplace, db: Database, server_url: str) -> 
     with httpx.Client(base_url=server_url, timeout=30) as other_http:
         other = admin.create_requester()
         other_http.headers["Authorization"] = f"OAuth {other.token}"
-        foreign = other_http.post("/api/v1/skills", json={"name": "theirs"}).json()["id"]
-        other_http.put("/api/v1/user-skills", json={"skill_id": foreign, "user_id": ids[0], "value": "90"})
+        theirs = make_workplace(admin, other_http, other)
+        worked(admin, theirs.pool_id, [ids[0]])
+        foreign = theirs.post("/skills", {"name": "theirs"})["id"]
+        theirs.put("/user-skills", {"skill_id": foreign, "user_id": ids[0], "value": "90"})
     eligible = set(ids[:27]) - {banned}
     return Crowd(workplace, db, people, skills, eligible, foreign)
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from crowdpost.db import Database
 from crowdpost.models import Pool, UserSkillChange
 from tests.fixtures.factories import Admin
-from tests.workforce.conftest import Workplace, make_workplace
+from tests.workforce.conftest import Workplace, make_workplace, worked
 
 
 def error(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -24,6 +24,7 @@ def test_skill_values_keep_their_history_and_reject_bad_values(
     admin: Admin, workplace: Workplace, db: Database
 ) -> None:
     uid = admin.create_toloker()
+    worked(admin, workplace.pool_id, [uid])
     skill = workplace.post("/skills", {"name": "Accuracy"})
     for value in ("10", "55.125", "100"):
         workplace.put("/user-skills", {"skill_id": skill["id"], "user_id": uid, "value": value, "reason": "QC"})
@@ -50,10 +51,10 @@ def test_skill_values_keep_their_history_and_reject_bad_values(
 
 def test_requesters_never_see_each_others_objects(admin: Admin, workplace: Workplace, server_url: str) -> None:
     uid = admin.create_toloker()
+    assignment = admin.add_assignments([{"user_id": uid, "pool_id": workplace.pool_id, "status": "SUBMITTED"}])[0]
     skill = workplace.post("/skills", {"name": "Mine"})
     user_skill = workplace.put("/user-skills", {"skill_id": skill["id"], "user_id": uid, "value": "5"})
     ban = workplace.put("/user-restrictions", {"scope": "ALL_PROJECTS", "user_id": uid})
-    assignment = admin.add_assignments([{"user_id": uid, "pool_id": workplace.pool_id, "status": "SUBMITTED"}])[0]
     other = admin.create_requester()
     with httpx.Client(base_url=server_url, headers={"Authorization": f"OAuth {other.token}"}) as them:
         for path in (
@@ -80,6 +81,7 @@ def test_requesters_never_see_each_others_objects(admin: Admin, workplace: Workp
 
 def test_ban_scopes_are_checked(admin: Admin, workplace: Workplace) -> None:
     uid = admin.create_toloker()
+    worked(admin, workplace.pool_id, [uid])
     cases = [
         ({"scope": "SYSTEM", "user_id": uid}, "scope"),
         ({"scope": "PROJECT", "user_id": uid}, "project_id"),

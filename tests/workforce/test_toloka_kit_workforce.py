@@ -55,9 +55,10 @@ def test_create_find_and_get_skill(client: TolokaClient) -> None:
     assert client.get_skill(client.find_skills(SkillSearchRequest(name="Speed")).items[0].id).hidden is True
 
 
-def test_set_get_and_delete_user_skills(client: TolokaClient, admin: Admin) -> None:
+def test_set_get_and_delete_user_skills(client: TolokaClient, admin: Admin, workplace: Workplace) -> None:
     skill = client.create_skill(name="Quality")
     people = admin.create_tolokers([{"languages": ["EN"]} for _ in range(5)])
+    worked(admin, workplace.pool_id, people)
 
     first = client.set_user_skill(SetUserSkillRequest(skill_id=skill.id, user_id=people[0], value=Decimal("85.5")))
     for uid, value in zip(people[1:], ("10", "20.25", "99.999", "100"), strict=True):
@@ -83,6 +84,7 @@ def test_set_get_and_delete_user_skills(client: TolokaClient, admin: Admin) -> N
 
 def test_set_find_and_delete_user_restrictions(client: TolokaClient, admin: Admin, workplace: Workplace) -> None:
     uid, other = admin.create_tolokers([{"languages": ["EN"]}, {"languages": ["EN"]}])
+    worked(admin, workplace.pool_id, [uid, other])
     expires = datetime.datetime(2099, 8, 1, tzinfo=datetime.UTC)
 
     project_ban = client.set_user_restriction(
