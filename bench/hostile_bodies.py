@@ -257,8 +257,10 @@ class Phase:
 
 
 def measure(pid: int, name: str, action: Callable[[], list[RawAnswer]]) -> Phase:
+    # Against the RSS just before: where the peak cannot be reset, an older peak (startup)
+    # can only make the rise look larger, never smaller.
     peak_reset = reset_peak(pid)
-    before = current_rss(pid) if peak_reset else peak_rss(pid)
+    before = current_rss(pid)
     answers = action()
     return Phase(
         name=name,
