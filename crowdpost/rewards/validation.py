@@ -166,7 +166,23 @@ def _check_text(value: Any, limit: int) -> dict[str, Any] | None:
 # usually repeat one title and one message, so each distinct text is checked and
 # sanitized once. Entries are swapped in whole (thread-safe).
 _last_checked: dict[str, tuple[dict[str, Any], dict[str, Any] | None, dict[str, str] | None]] = {}
-_TEXT_FIELDS = {"public_title": (MAX_TITLE, plain_text), "public_message": (MAX_MESSAGE, sanitize_html)}
+_TITLE_PASSES = 4
+
+
+def clean_title(text: str) -> str:
+    """A title as plain text that stays plain: `plain_text` decodes entities, so
+    "&lt;script&gt;" would come out as a tag; it runs again until nothing changes (one
+    pass per level of encoding), and a text still changing after that loses its angle
+    brackets. A result never holds markup an HTML parser would see."""
+    for _ in range(_TITLE_PASSES):
+        cleaned = plain_text(text)
+        if cleaned == text:
+            return cleaned
+        text = cleaned
+    return text.replace("<", "").replace(">", "")
+
+
+_TEXT_FIELDS = {"public_title": (MAX_TITLE, clean_title), "public_message": (MAX_MESSAGE, sanitize_html)}
 
 
 def _check_lang_text(field: str, value: Any) -> tuple[dict[str, Any] | None, dict[str, str] | None]:

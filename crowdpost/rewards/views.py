@@ -10,9 +10,9 @@ from typing import Any
 
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.money import from_micros
-from crowdpost.messaging.policy import plain_text, sanitize_html
+from crowdpost.messaging.policy import sanitize_html
 from crowdpost.models import Bonus
-from crowdpost.rewards.validation import BonusDraft
+from crowdpost.rewards.validation import BonusDraft, clean_title
 
 
 @lru_cache(maxsize=4096)
@@ -92,7 +92,7 @@ def draft_view(draft: BonusDraft, bonus_id: int, created: datetime | str) -> dic
 # sanitized again on the way to a Toloker. Pages repeat a few texts: each once.
 @lru_cache(maxsize=1024)
 def _toloker_title(text: str) -> str:
-    return plain_text(text)
+    return clean_title(text)
 
 
 @lru_cache(maxsize=1024)

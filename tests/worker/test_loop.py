@@ -6,16 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
 from crowdpost.worker import loop
-from crowdpost.worker.registry import enqueue, job_handler
+from crowdpost.worker.registry import enqueue, job_handler, on_give_up
 
 calls: list[dict[str, Any]] = []
+given_up: list[tuple[dict[str, Any], str]] = []
 
 
 @job_handler("test.record")
@@ -30,9 +31,26 @@ def _flaky(session: Session, payload: dict[str, Any]) -> None:
         raise RuntimeError("transient")
 
 
+@job_handler("test.bad-data")
+def _bad_data(session: Session, payload: dict[str, Any]) -> None:
+    """A statement the database refuses for the data in it: a data error on PostgreSQL; on
+    SQLite (which converts instead) a NOT NULL failure, an integrity error."""
+    calls.append(payload)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT CAST(:value AS INTEGER)"), {"value": "not a number"})
+    else:
+        session.execute(text("INSERT INTO jobs (kind) VALUES (NULL)"))
+
+
+@on_give_up("test.bad-data")
+def _record_give_up(session: Session, payload: dict[str, Any], reason: str) -> None:
+    given_up.append((payload, reason))
+
+
 @pytest.fixture(autouse=True)
 def _reset() -> None:
     calls.clear()
+    given_up.clear()
 
 
 def _jobs(db: Database) -> list[Job]:
@@ -98,3 +116,33 @@ def test_unknown_job_kind_fails_without_retry(db: Database) -> None:
     job = _jobs(db)[0]
     assert job.status == "FAILED"
     assert "no handler" in (job.last_error or "")
+
+
+def test_job_the_database_refuses_is_given_up_not_retried_forever(db: Database) -> None:
+    """A data error ends the job at once; an integrity error after INTEGRITY_ATTEMPTS.
+    Either way the job is FAILED and its kind's give-up handler hears why."""
+    with db.transaction() as session:
+        enqueue(session, "test.bad-data", {"n": 5})
+    for _ in range(loop.INTEGRITY_ATTEMPTS + 2):
+        loop.run_pending(db)
+        with db.transaction() as session:
+            session.execute(update(Job).where(Job.status == "QUEUED").values(run_after=utcnow()))
+    job = _jobs(db)[0]
+    assert job.status == "FAILED"
+    assert job.attempts == (loop.INTEGRITY_ATTEMPTS if db.is_sqlite else 1)
+    assert len(calls) == job.attempts
+    assert len(given_up) == 1
+    payload, reason = given_up[0]
+    assert payload == {"n": 5}
+    assert "SELECT" not in reason  # the driver's message, not the SQL
+    assert "INSERT" not in reason
+    assert reason.startswith("IntegrityError: NOT NULL" if db.is_sqlite else "data error: invalid input syntax")
+
+
+def test_transient_error_is_not_given_up(db: Database) -> None:
+    """An ordinary failure is retried (test.flaky succeeds the second time): not permanent."""
+    assert not loop.is_permanent(RuntimeError("transient"), attempts=1)
+    with db.transaction() as session:
+        enqueue(session, "test.flaky", {"n": 6})
+    loop.run_pending(db)
+    assert _jobs(db)[0].status == "QUEUED"
