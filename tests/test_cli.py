@@ -73,6 +73,52 @@ def test_create_requester_deposit_and_statement(empty_url: str) -> None:
     assert "VALIDATION_ERROR" in refused.stderr
 
 
+def test_deposit_with_an_operation_id_credits_once(empty_url: str) -> None:
+    created = run_cli(empty_url, "admin", "create-requester", "Acme", "--balance", "10")
+    requester_id = next(line.split()[1] for line in created.stdout.splitlines() if line.startswith("requester"))
+
+    first = run_cli(empty_url, "admin", "deposit", requester_id, "5", "--operation-id", "wire-2026-001")
+    again = run_cli(empty_url, "admin", "deposit", requester_id, "5", "--operation-id", "wire-2026-001")
+    other = run_cli(empty_url, "admin", "deposit", requester_id, "7", "--operation-id", "wire-2026-001", check=False)
+    statement = run_cli(empty_url, "admin", "ledger", requester_id).stdout
+
+    assert "is now 15" in first.stdout
+    assert "nothing credited" in again.stdout
+    assert other.returncode == 1
+    assert "OPERATION_ID_REUSED" in other.stderr
+    assert "balance: 15" in statement
+
+
+def test_revoke_token_reads_the_token_from_stdin(empty_url: str) -> None:
+    created = run_cli(empty_url, "admin", "create-requester", "Acme")
+    token = next(line.split()[1] for line in created.stdout.splitlines() if line.startswith("token"))
+    env = {**os.environ, "CROWDPOST_DATABASE_URL": empty_url, "CROWDPOST_LOG_JSON": "false", "COLUMNS": "200"}
+
+    revoked = subprocess.run(
+        [sys.executable, "-m", "crowdpost", "admin", "revoke-token", "-"],
+        input=token,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    operator = run_cli(empty_url, "admin", "revoke-token", "changethis-admin-token", check=False)
+
+    assert revoked.returncode == 0, revoked.stderr
+    assert "revoked: REQUESTER token" in revoked.stdout
+    assert operator.returncode == 1
+    assert "CROWDPOST_ADMIN_TOKEN" in operator.stderr
+    db = Database(make_engine(empty_url))
+    from sqlalchemy import select
+
+    from crowdpost.models import ApiToken
+
+    with db.transaction(write=False) as session:
+        assert session.execute(select(ApiToken.revoked)).scalar_one() is not None
+    db.dispose()
+
+
 def test_import_tolokers_csv(empty_url: str, tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text("id,languages,country,adult_allowed,city\nu-1,EN;FR,FR,true,213\nu-2,RU,RU,,\n", encoding="utf-8")
@@ -132,6 +178,16 @@ def test_serve_refuses_demo_in_production(empty_url: str) -> None:
     )
     assert result.returncode == 2
     assert "refusing to load demo data in the 'production' environment" in result.stderr
+
+
+def test_an_unknown_environment_is_refused_with_a_clear_message(empty_url: str) -> None:
+    env = {**os.environ, "CROWDPOST_DATABASE_URL": empty_url, "CROWDPOST_ENVIRONMENT": "staging"}
+    result = subprocess.run(
+        [sys.executable, "-m", "crowdpost", "migrate"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "CROWDPOST_ENVIRONMENT" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_production_requires_an_admin_token(empty_url: str) -> None:
