@@ -98,6 +98,41 @@ def test_repeated_texts_are_checked_each_time() -> None:
     assert isinstance(check_item(3, good, RULES), BonusDraft)
 
 
+def test_unstorable_characters_are_item_errors() -> None:
+    good = {"user_id": "u", "amount": Decimal(1), "public_title": {"EN": "t"}, "public_message": {"EN": "m"}}
+    poisoned = [
+        {**good, "user_id": "u\x00"},
+        {**good, "private_comment": "a\x00b"},
+        {**good, "public_title": {"EN": "t\x00"}},
+        {**good, "public_message": {"EN": "lone \ud800 surrogate"}},
+    ]
+
+    found = [check_item(n, item, RULES) for n, item in enumerate(poisoned)]
+
+    assert [{f: e["code"] for f, e in problems.items()} for problems in found] == [  # type: ignore[union-attr]
+        {"user_id": "CHARACTER_NOT_ALLOWED"},
+        {"private_comment": "CHARACTER_NOT_ALLOWED"},
+        {"public_title": "CHARACTER_NOT_ALLOWED"},
+        {"public_message": "CHARACTER_NOT_ALLOWED"},
+    ]
+    assert isinstance(check_item(9, {**good, "private_comment": "Grüße ✓"}, RULES), BonusDraft)
+
+
+def test_drafts_carry_sanitized_texts() -> None:
+    item = {
+        "user_id": "u",
+        "amount": Decimal(1),
+        "public_title": {"EN": "<b>Thanks</b> &lt;script&gt;x()&lt;/script&gt;", "RU": "a < b"},
+        "public_message": {"EN": '<b>Well</b> done<script>x()</script><img src=x onerror="y()">'},
+    }
+
+    draft = check_item(0, item, RULES)
+
+    assert isinstance(draft, BonusDraft)
+    assert draft.public_title == {"EN": "Thanks ", "RU": "a < b"}
+    assert draft.public_message == {"EN": '<b>Well</b> done<img src="x">'}
+
+
 def test_item_errors_name_every_bad_field() -> None:
     item = {"user_id": 5, "assignment_id": "x", "private_comment": 1, "without_message": "yes"}
 
