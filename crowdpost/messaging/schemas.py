@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crowdpost.kit.schemas import LangText
+from crowdpost.kit.schemas import LanguageCode
 
 TOPIC_MAX_CHARS = 1000
 TEXT_MAX_CHARS = 100_000
+MAX_LANGUAGES = 50
 DIRECT_MAX_RECIPIENTS = 100
+
+# Every limit on a message's texts lives in the request model, so it holds before any sanitizer
+# or policy pattern reads the text: a longer value, more than 50 languages or a key that is not
+# a Toloka language code ("EN", "RU", "ZH-HANS") is a 400 VALIDATION_ERROR naming the field
+# (`text.EN`, `text`, `topic.en`), and the per-request cost of the checks stays bounded.
+TopicMap = Annotated[
+    dict[LanguageCode, Annotated[str, StringConstraints(max_length=TOPIC_MAX_CHARS)]],
+    Field(min_length=1, max_length=MAX_LANGUAGES, description="Language code -> topic (plain text)"),
+]
+TextMap = Annotated[
+    dict[LanguageCode, Annotated[str, StringConstraints(max_length=TEXT_MAX_CHARS)]],
+    Field(min_length=1, max_length=MAX_LANGUAGES, description="Language code -> text (HTML subset)"),
+]
 
 
 class Folder(StrEnum):
@@ -62,8 +76,8 @@ class ComposeForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     recipients_select_type: SelectType
-    topic: LangText
-    text: LangText
+    topic: TopicMap
+    text: TextMap
     answerable: bool = False
     recipients_ids: list[str] | None = None
     recipients_filter: dict[str, Any] | None = None
@@ -74,7 +88,7 @@ class ReplyForm(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    text: LangText
+    text: TextMap
 
 
 class FoldersForm(BaseModel):
@@ -102,8 +116,8 @@ class PlatformMessageForm(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    topic: LangText
-    text: LangText
+    topic: TopicMap
+    text: TextMap
     requester_ids: list[str] | None = Field(None, min_length=1, max_length=10_000)
     all_requesters: bool = False
 

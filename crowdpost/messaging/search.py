@@ -1,8 +1,9 @@
 """Keyword search over topics and texts: SQLite FTS5 or PostgreSQL full-text search.
 
 A query is words and "quoted phrases"; every word and phrase must occur (AND). The
-user's text never reaches the FTS syntax unquoted, so `NEAR`, `*`, `-` or a stray
-quote cannot change the meaning of a query or make it fail.
+user's text never reaches the FTS syntax unquoted, so `NEAR`, `or`, `*`, `-` or a stray
+quote cannot change the meaning of a query or make it fail. A query has at most 200
+characters and 20 words (a 400 beyond), so the database never gets an unbounded chain.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.models import Message
 
 MAX_QUERY_CHARS = 200
+MAX_QUERY_TERMS = 20
+# Linear: `[^"]*` runs to the next quote only, and an unclosed quote falls back to `\S+`,
+# which consumes the run it read; the length cap above applies before either runs.
 _PART = re.compile(r'"([^"]*)"|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -38,6 +42,12 @@ def parse_query(q: str) -> list[list[str]]:
             phrases.extend([w] for w in words)
     if not phrases:
         raise ValidationFailed({"q": field_error("VALUE_REQUIRED", "search text has no words")})
+    terms = sum(len(words) for words in phrases)
+    if terms > MAX_QUERY_TERMS:
+        raise ValidationFailed(
+            {"q": field_error("ARRAY_SIZE_GREATER_THAN_MAX", f"at most {MAX_QUERY_TERMS} words", MAX_QUERY_TERMS)},
+            f"Search text has {terms} words; at most {MAX_QUERY_TERMS} are allowed",
+        )
     return phrases
 
 
@@ -47,8 +57,9 @@ def _fts5_query(phrases: list[list[str]]) -> str:
 
 
 def _pg_query(phrases: list[list[str]]) -> str:
-    # websearch_to_tsquery syntax: quoted phrases and bare words, ANDed.
-    return " ".join('"' + " ".join(words) + '"' if len(words) > 1 else words[0] for words in phrases)
+    # websearch_to_tsquery syntax: quoted phrases, ANDed. Single words are quoted too: a bare
+    # `or` is websearch's OR operator, which would turn "a or b or c ..." into an OR chain.
+    return " ".join('"' + " ".join(words) + '"' for words in phrases)
 
 
 def matching_thread_ids(session: Session, q: str) -> Any:
