@@ -102,6 +102,19 @@ def test_wrong_method_is_405(http: httpx.Client) -> None:
     assert_toloka_error(http.delete("/api/admin/v1/requesters", headers=ADMIN), 405, "METHOD_NOT_ALLOWED")
 
 
+def test_unknown_method_is_405(http: httpx.Client) -> None:
+    # A method no route could take (issue 19): 405 on any path, known or not, and no 500.
+    for path in ("/api/v1/requester", "/", "/healthz", "/api/v1/no-such-thing"):
+        assert_toloka_error(http.request("BREW", path, headers=ADMIN), 405, "METHOD_NOT_ALLOWED")
+
+
+def test_api_body_without_a_token_is_401_before_it_is_parsed(http: httpx.Client) -> None:
+    # The token is checked before the body is read (issue 19): malformed JSON sent
+    # anonymously is a 401, not the 400 a caller with a token gets for it.
+    response = http.post("/api/admin/v1/requesters", content=b'{"public_name": ', headers=_JSON)
+    assert_toloka_error(response, 401, "AUTHENTICATION_ERROR")
+
+
 def test_non_json_content_type_is_415(http: httpx.Client) -> None:
     response = http.post(
         "/api/admin/v1/requesters", content=b"public_name=A", headers=ADMIN | {"Content-Type": "text/plain"}
