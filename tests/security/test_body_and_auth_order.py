@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from bench.common import server as serve_process
 from bench.hostile_bodies import (
@@ -100,6 +100,20 @@ def test_revoked_token_is_refused_before_the_body(server_url: str, requester: Re
     answer = post_raw(
         server_url, BONUSES, TWENTY_FOUR_MB, headers=_oauth(requester.token), send_at_most=16, timeout=WAIT
     )
+    assert_refused(answer, 401, "AUTHENTICATION_ERROR")
+
+
+def test_token_check_does_not_wait_for_writers(server_url: str, db: Database) -> None:
+    """While another connection holds the write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: the
+    token table locked against writers), a POST with a made-up token still gets its 401: the
+    early check is a plain read and neither takes nor waits for the lock."""
+    engine = db.write_engine if db.is_sqlite else db.engine
+    with engine.connect() as connection, connection.begin():
+        if not db.is_sqlite:
+            connection.execute(text("LOCK TABLE api_tokens IN EXCLUSIVE MODE"))
+        answer = post_raw(
+            server_url, BONUSES, TWENTY_FOUR_MB, headers=_oauth("cpr_made-up-token"), send_at_most=16, timeout=WAIT
+        )
     assert_refused(answer, 401, "AUTHENTICATION_ERROR")
 
 
