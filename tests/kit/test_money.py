@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crowdpost.kit import jsonwire
-from crowdpost.kit.money import MoneyError, from_micros, percent_of, to_micros
+from crowdpost.kit.money import MoneyError, decimal_places, from_micros, percent_of, to_micros
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,44 @@ def test_wire_numbers_are_exact_both_ways() -> None:
 def test_malformed_json_is_refused(raw: bytes) -> None:
     with pytest.raises(jsonwire.JsonBodyError):
         jsonwire.loads(raw)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1e999999999",  # Overflow in Decimal arithmetic before (a 500)
+        "1e-999999999",  # rounded to 0 before
+        "123456789012345678901234567890",  # rounded to 28 digits before
+        "1.0000000000000000000000000000001",  # rounded to 1 before
+        "-0",
+        "-0.00",
+        "9223372036854.775808",  # one micro past a BIGINT
+        "1" + "0" * 5000,
+    ],
+)
+def test_to_micros_refuses_absurd_amounts_without_arithmetic(text: str) -> None:
+    with pytest.raises(MoneyError):
+        to_micros(Decimal(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("9223372036854.775807", 2**63 - 1),
+        ("-9223372036854.775807", -(2**63 - 1)),
+        ("0E+999999999", 0),
+        ("0E-999999999", 0),
+        ("1." + "0" * 100_000, 1_000_000),
+        ("1234500000E-9", 1_234_500),
+    ],
+)
+def test_to_micros_is_exact_at_the_edges(text: str, micros: int) -> None:
+    assert to_micros(Decimal(text)) == micros
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [("0.0010000000000000000000000000001", 31), ("1.500", 1), ("1e-999999999", 999_999_999), ("1E+5", 0)],
+)
+def test_decimal_places_counts_exactly(text: str, places: int) -> None:
+    assert decimal_places(Decimal(text)) == places
