@@ -28,9 +28,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import Exists, Join
 
 from crowdpost.errors import ValidationFailed, field_error
+from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import RequesterToloker, Toloker, UserRestriction
 from crowdpost.workforce.filters import UserIdColumn, compile_filter, parse_filter, uses_profile
-from crowdpost.workforce.sqlclock import db_utcnow
 
 SELECT_TYPES = ("DIRECT", "FILTER", "ALL")
 

@@ -35,10 +35,10 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.jsonwire import dumps
+from crowdpost.kit.language_list import speaks
+from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import Toloker, UserSkill
-from crowdpost.workforce.language_list import speaks
 from crowdpost.workforce.profile import ClientType, DeviceCategory, Education, Gender, OsFamily, UserAgentType
-from crowdpost.workforce.sqlclock import db_utcnow
 
 MAX_FILTER_CHARS = 10_000
 MAX_DEPTH = 32

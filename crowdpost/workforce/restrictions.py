@@ -17,12 +17,12 @@ from sqlalchemy.orm import Session
 from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.pagination import ListParams
+from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Pool, Project, UserRestriction
 from crowdpost.workforce.listing import fetch_page
 from crowdpost.workforce.owned import get_referenced, require_worker
 from crowdpost.workforce.schemas import RestrictionScope, RestrictionSet
-from crowdpost.workforce.sqlclock import db_utcnow
 
 RESTRICTION_SORT = {"id": UserRestriction.id, "created": UserRestriction.created}
 

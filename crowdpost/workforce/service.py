@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.bulk import add_item_errors, chunks, upsert
 from crowdpost.kit.ids import parse_id
+from crowdpost.kit.language_list import language_list
 from crowdpost.kit.money import to_micros
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Assignment, Pool, RequesterToloker, Toloker, TolokerLanguage
-from crowdpost.workforce.language_list import language_list
 from crowdpost.workforce.schemas import AssignmentIn, TolokerIn, Version
 from crowdpost.workforce.spec import plain_json
 

@@ -21,13 +21,13 @@ from crowdpost.kit.bulk import upsert
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.money import MICROS, MoneyError, to_micros
 from crowdpost.kit.pagination import ListParams
+from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Skill, UserSkill, UserSkillChange
 from crowdpost.workforce.listing import TimeRanges, fetch_page
 from crowdpost.workforce.owned import get_owned, get_referenced, owner, require_worker
 from crowdpost.workforce.schemas import SkillCreate, UserSkillSet
 from crowdpost.workforce.spec import plain_json
-from crowdpost.workforce.sqlclock import db_utcnow
 
 SKILL_SORT = {"id": Skill.id, "created": Skill.created}
 USER_SKILL_SORT = {"id": UserSkill.id, "created": UserSkill.created, "modified": UserSkill.modified}

@@ -1,8 +1,9 @@
-"""`tolokers.language_list`: a Toloker's language codes as one text, `|DE|EN|`.
+"""A set of codes as one text, `|DE|EN|`, and `speaks(column, code)`: a membership test on it.
 
-Written next to the `toloker_languages` rows by the Toloker import, read by recipient
-filters: "speaks DE" becomes a substring test on the row the filter already reads (about
-as cheap as a column comparison) instead of one index probe per Toloker, which made
+Domain-free (it names no table). Workforce keeps a Toloker's languages this way in
+`tolokers.language_list`, written next to the `toloker_languages` rows by the Toloker
+import and read by recipient filters: "speaks DE" becomes a substring test on the row
+the filter already reads (about as cheap as a column comparison) instead of one index probe per Toloker, which made
 language conditions the most expensive part of a filter over a million Tolokers.
 Codes never contain `|` (they match `^[A-Z]{2}(-[A-Z]{2,4})?$`).
 """
