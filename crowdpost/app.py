@@ -17,6 +17,7 @@ from crowdpost.db import Database
 from crowdpost.errors import ApiError, install_error_handlers
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.middleware import RequestContextMiddleware
+from crowdpost.wiring import wire_domains
 
 DESCRIPTION = """
 crowdpost speaks the Toloka API. Requesters use `/api/v1` (toloka-kit works unchanged:
@@ -40,6 +41,7 @@ def settle_heap() -> None:
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = db or Database.from_settings(settings)
+    wire_domains()  # job handlers, event subscribers, log renderers: before any request runs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -53,6 +53,11 @@ def _refuse(message: str) -> None:
 
 
 def _database(*, long_running: bool = False) -> Database:
+    # Every command that opens the database may publish events or run jobs (the worker,
+    # the embedded one of `serve`): register their handlers first.
+    from crowdpost.wiring import wire_domains
+
+    wire_domains()
     return Database.from_settings(_settings(), background_checkpoints=long_running)
 
 

@@ -3,7 +3,8 @@
 A domain `publish`es an event with the session that made the change; subscribers
 (e.g. system notifications) run synchronously on that session, so their writes
 commit or roll back with the cause. Subscribers must be set-based (no per-row loops
-over large sets) and must not commit.
+over large sets) and must not commit. `crowdpost.wiring` subscribes them at startup;
+nothing subscribes on import.
 
     PoolStatusChanged      workforce: a pool opened or closed
     OperationFinished      rewards/operations: an async operation reached SUCCESS or FAIL
@@ -14,7 +15,6 @@ over large sets) and must not commit.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -24,11 +24,7 @@ from sqlalchemy.orm import Session
 E = TypeVar("E")
 Subscriber = Callable[[Session, Any], None]
 
-# Modules whose import subscribes handlers; loaded on first publish, in any process.
-SUBSCRIBER_MODULES: tuple[str, ...] = ("crowdpost.notifications.subscribers",)
-
 _subscribers: dict[type, list[Subscriber]] = {}
-_loaded = False
 
 
 @dataclass(frozen=True)
@@ -72,19 +68,23 @@ class AssignmentReviewed:
     public_comment: str | None
 
 
-def subscribe(event_type: type[E]) -> Callable[[Callable[[Session, E], None]], Callable[[Session, E], None]]:
-    def register(fn: Callable[[Session, E], None]) -> Callable[[Session, E], None]:
-        _subscribers.setdefault(event_type, []).append(fn)
-        return fn
+def subscribe(event_type: type[E], fn: Callable[[Session, E], None]) -> None:
+    """Adds a subscriber to an event type (once: subscribing it again changes nothing)."""
+    subscribers = _subscribers.setdefault(event_type, [])
+    if fn not in subscribers:
+        subscribers.append(fn)
 
-    return register
+
+def unsubscribe(event_type: type, fn: Subscriber) -> None:
+    subscribers = _subscribers.get(event_type, [])
+    if fn in subscribers:
+        subscribers.remove(fn)
+
+
+def subscribers_of(event_type: type) -> tuple[Subscriber, ...]:
+    return tuple(_subscribers.get(event_type, ()))
 
 
 def publish(session: Session, event: object) -> None:
-    global _loaded
-    if not _loaded:
-        for module in SUBSCRIBER_MODULES:
-            importlib.import_module(module)
-        _loaded = True
     for fn in _subscribers.get(type(event), []):
         fn(session, event)

@@ -14,6 +14,7 @@ from crowdpost.app import create_app
 from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.models import LedgerEntry, Requester
+from crowdpost.wiring import wire_domains
 from tests.fixtures.backends import PostgresBackend, SqliteBackend, missing_component, start_postgres
 from tests.fixtures.factories import ADMIN_TOKEN, Admin, RequesterInfo
 from tests.fixtures.live_server import serve_in_thread
@@ -103,6 +104,7 @@ def assert_ledgers_balance(db: Database) -> None:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
+    wire_domains()  # as the app and the worker do at startup: tests run jobs and publish without an app too
     database = Database.from_settings(settings)
     yield database
     try:

@@ -6,7 +6,7 @@
     BonusesPaid                     each bonus with a message -> a thread to its Toloker
     AssignmentReviewed -> ACCEPTED  a note on the Toloker's appeal thread, if any
 
-Importing this module subscribes the handlers (see `crowdpost.events.SUBSCRIBER_MODULES`).
+`crowdpost.wiring` subscribes these functions at startup (`SUBSCRIBERS` there).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from crowdpost.events import (
     BonusesPaid,
     OperationFinished,
     PoolStatusChanged,
-    subscribe,
 )
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.money import from_micros, to_micros
@@ -32,7 +31,6 @@ from crowdpost.messaging import platform
 _COUNTERS = ("total_count", "valid_count", "not_valid_count", "success_count", "failed_count")
 
 
-@subscribe(PoolStatusChanged)
 def on_pool_status_changed(session: Session, event: PoolStatusChanged) -> None:
     if event.new_status != "CLOSED" or event.old_status == "CLOSED":
         return
@@ -57,7 +55,6 @@ def operation_text(event: OperationFinished) -> str:
     )
 
 
-@subscribe(OperationFinished)
 def on_operation_finished(session: Session, event: OperationFinished) -> None:
     platform.do_system_thread(
         session,
@@ -72,7 +69,6 @@ def low_balance_threshold_micros() -> int:
     return to_micros(Decimal(get_settings().low_balance_threshold))
 
 
-@subscribe(BalanceChanged)
 def on_balance_changed(session: Session, event: BalanceChanged) -> None:
     threshold = low_balance_threshold_micros()
     # Only on the crossing: one notice per fall, not one per payment below the line.
@@ -87,12 +83,10 @@ def on_balance_changed(session: Session, event: BalanceChanged) -> None:
     )
 
 
-@subscribe(BonusesPaid)
 def on_bonuses_paid(session: Session, event: BonusesPaid) -> None:
     platform.do_bonus_threads(session, event.requester_id, event.bonus_ids)
 
 
-@subscribe(AssignmentReviewed)
 def on_assignment_reviewed(session: Session, event: AssignmentReviewed) -> None:
     if event.status != "ACCEPTED":
         return

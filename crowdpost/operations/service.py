@@ -2,9 +2,10 @@
 
 Domains that run work in the background (rewards today) create an operation with
 `do_claim`, keep `progress`/`details` current from their job, and call `do_finish`,
-which publishes `OperationFinished`. Each operation type may register a log
-renderer for `GET /operations/{id}/log`: an iterator of entries, read as it is
-consumed, so the endpoint can stream a log of any length in bounded memory.
+which publishes `OperationFinished`. Each operation type may have a log renderer for
+`GET /operations/{id}/log` (`crowdpost.wiring` registers them at startup): an iterator
+of entries, read as it is consumed, so the endpoint can stream a log of any length in
+bounded memory.
 """
 
 from __future__ import annotations
@@ -43,12 +44,13 @@ class OperationAlreadyExists(ApiError):
     message = "An operation with this id already exists"
 
 
-def log_renderer(operation_type: str) -> Callable[[LogRenderer], LogRenderer]:
-    def register(fn: LogRenderer) -> LogRenderer:
-        _LOG_RENDERERS[operation_type] = fn
-        return fn
+def register_log_renderer(operation_type: str, renderer: LogRenderer) -> None:
+    """Names the log renderer of an operation type (`crowdpost.wiring` does, at startup)."""
+    _LOG_RENDERERS[operation_type] = renderer
 
-    return register
+
+def has_log_renderer(operation_type: str) -> bool:
+    return operation_type in _LOG_RENDERERS
 
 
 def check_public_id(value: str | None) -> str:

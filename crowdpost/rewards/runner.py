@@ -33,7 +33,6 @@ from crowdpost.operations import service as operations
 from crowdpost.rewards import repository
 from crowdpost.rewards.ledger import NotEnoughBalance, reference_total
 from crowdpost.rewards.service import (
-    BONUS_OPERATION,
     PHASE_CHECK,
     PHASE_PAY,
     STEP_JOB,
@@ -202,7 +201,6 @@ def do_fail_operation(session: Session, payload: dict[str, Any], reason: str) ->
     )
 
 
-@operations.log_renderer(BONUS_OPERATION)
 def bonus_operation_log(session: Session, operation: Operation) -> Iterator[dict[str, Any]]:
     """One entry per item handled so far: `input` as sent (with `__item_idx`), `output`
     `{"user_bonus_id": "<id>"}` or the item's field errors. Yielded chunk by chunk (one

@@ -9,7 +9,7 @@ A job that fails is retried with backoff, up to its `max_attempts`. Errors retry
 cannot fix end it at once: a data error (the database refuses a value, e.g. PostgreSQL
 and U+0000), or an integrity error that persists over `INTEGRITY_ATTEMPTS` (a race
 clears on retry, a bad row does not). A job given up on is FAILED, and its kind's
-give-up handler (`registry.on_give_up`) ends the work it belonged to in that same
+give-up handler (`registry.register_job(..., on_give_up=...)`) ends the work it belonged to in that same
 transaction, so an operation never stays RUNNING behind a dead job.
 """
 
@@ -73,17 +73,6 @@ def give_up_reason(exc: BaseException) -> str:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-
-
-# Modules whose import registers job handlers (see worker.registry.job_handler).
-HANDLER_MODULES: tuple[str, ...] = ("crowdpost.rewards.tasks",)
-
-
-def _load_handlers() -> None:
-    import importlib
-
-    for module in HANDLER_MODULES:
-        importlib.import_module(module)
 
 
 def claim_job(db: Database, name: str, lease: timedelta = DEFAULT_LEASE) -> Job | None:
@@ -161,8 +150,9 @@ def run_job(db: Database, job: Job) -> bool:
 def run_pending(
     db: Database, name: str | None = None, limit: int | None = None, lease: timedelta = DEFAULT_LEASE
 ) -> int:
-    """Runs jobs until none is due (or `limit` ran); returns how many ran. Used by tests too."""
-    _load_handlers()
+    """Runs jobs until none is due (or `limit` ran); returns how many ran. Used by tests too.
+
+    The handlers are those `crowdpost.wiring.wire` registered at startup."""
     name = name or worker_name()
     count = 0
     while limit is None or count < limit:
@@ -175,7 +165,6 @@ def run_pending(
 
 
 def run_forever(db: Database, stop: threading.Event, poll_interval: float, lease: timedelta = DEFAULT_LEASE) -> None:
-    _load_handlers()
     name = worker_name()
     log.info("worker %s started", name)
     while not stop.is_set():

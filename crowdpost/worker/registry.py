@@ -1,5 +1,6 @@
-"""Job kinds and their handlers. Domains register handlers; `enqueue` writes a job row
-in the caller's transaction, so a job exists exactly when its cause committed."""
+"""Job kinds and their handlers. `crowdpost.wiring` registers the handlers at startup;
+`enqueue` writes a job row in the caller's transaction, so a job exists exactly when its
+cause committed."""
 
 from __future__ import annotations
 
@@ -17,33 +18,35 @@ from crowdpost.models import Job
 # idempotent: after a crash the same job runs again.
 Handler = Callable[[Session, dict[str, Any]], None]
 
-_HANDLERS: dict[str, Handler] = {}
-
 # Called, in the transaction that marks the job FAILED, when the worker gives up on a job
 # (a data error, or too many attempts): the payload and a one-line reason. A domain ends
 # whatever the job was doing (an operation: FAIL with the reason) so nothing stays RUNNING.
 GiveUpHandler = Callable[[Session, dict[str, Any], str], None]
+
+_HANDLERS: dict[str, Handler] = {}
 _GIVE_UP_HANDLERS: dict[str, GiveUpHandler] = {}
 
 
-def job_handler(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        _HANDLERS[kind] = fn
-        return fn
+def register_job(kind: str, handler: Handler, on_give_up: GiveUpHandler | None = None) -> None:
+    """Names the handler (and give-up handler) of a job kind; registering again replaces it."""
+    _HANDLERS[kind] = handler
+    if on_give_up is None:
+        _GIVE_UP_HANDLERS.pop(kind, None)
+    else:
+        _GIVE_UP_HANDLERS[kind] = on_give_up
 
-    return register
+
+def unregister_job(kind: str) -> None:
+    _HANDLERS.pop(kind, None)
+    _GIVE_UP_HANDLERS.pop(kind, None)
+
+
+def registered_kinds() -> frozenset[str]:
+    return frozenset(_HANDLERS)
 
 
 def handler_for(kind: str) -> Handler | None:
     return _HANDLERS.get(kind)
-
-
-def on_give_up(kind: str) -> Callable[[GiveUpHandler], GiveUpHandler]:
-    def register(fn: GiveUpHandler) -> GiveUpHandler:
-        _GIVE_UP_HANDLERS[kind] = fn
-        return fn
-
-    return register
 
 
 def give_up_handler_for(kind: str) -> GiveUpHandler | None:

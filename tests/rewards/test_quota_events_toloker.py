@@ -50,10 +50,10 @@ def seen() -> Iterator[list[Any]]:
 
     kinds = (events.BonusesPaid, events.BalanceChanged, events.OperationFinished)
     for kind in kinds:
-        events.subscribe(kind)(record)
+        events.subscribe(kind, record)
     yield received
     for kind in kinds:
-        events._subscribers[kind].remove(record)
+        events.unsubscribe(kind, record)
 
 
 def test_payments_publish_events_in_the_same_transaction(

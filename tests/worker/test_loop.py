@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,25 +14,22 @@ from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
 from crowdpost.worker import loop
-from crowdpost.worker.registry import enqueue, job_handler, on_give_up
+from crowdpost.worker.registry import enqueue, register_job, unregister_job
 
 calls: list[dict[str, Any]] = []
 given_up: list[tuple[dict[str, Any], str]] = []
 
 
-@job_handler("test.record")
 def _record(session: Session, payload: dict[str, Any]) -> None:
     calls.append(payload)
 
 
-@job_handler("test.flaky")
 def _flaky(session: Session, payload: dict[str, Any]) -> None:
     calls.append(payload)
     if len(calls) < 2:
         raise RuntimeError("transient")
 
 
-@job_handler("test.bad-data")
 def _bad_data(session: Session, payload: dict[str, Any]) -> None:
     """A statement the database refuses for the data in it: a data error on PostgreSQL; on
     SQLite (which converts instead) a NOT NULL failure, an integrity error."""
@@ -42,15 +40,27 @@ def _bad_data(session: Session, payload: dict[str, Any]) -> None:
         session.execute(text("INSERT INTO jobs (kind) VALUES (NULL)"))
 
 
-@on_give_up("test.bad-data")
 def _record_give_up(session: Session, payload: dict[str, Any], reason: str) -> None:
     given_up.append((payload, reason))
 
 
+# This module's job kinds, registered for its tests only (as `crowdpost.wiring` does).
+_TEST_JOBS = {
+    "test.record": (_record, None),
+    "test.flaky": (_flaky, None),
+    "test.bad-data": (_bad_data, _record_give_up),
+}
+
+
 @pytest.fixture(autouse=True)
-def _reset() -> None:
+def _reset() -> Iterator[None]:
     calls.clear()
     given_up.clear()
+    for kind, (handler, on_give_up) in _TEST_JOBS.items():
+        register_job(kind, handler, on_give_up)
+    yield
+    for kind in _TEST_JOBS:
+        unregister_job(kind)
 
 
 def _jobs(db: Database) -> list[Job]:

@@ -74,7 +74,7 @@ def published() -> Iterator[list[object]]:
 
     kinds = (events.PoolStatusChanged, events.AssignmentReviewed)
     for kind in kinds:
-        events.subscribe(kind)(record)
+        events.subscribe(kind, record)
     yield seen
     for kind in kinds:
-        events._subscribers[kind].remove(record)
+        events.unsubscribe(kind, record)

@@ -15,7 +15,7 @@ from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.operations.schemas import OperationView
-from crowdpost.rewards import repository, runner, service  # noqa: F401 - runner renders bonus operation logs
+from crowdpost.rewards import repository, service
 from crowdpost.rewards.schemas import UserBonusBatchResult, UserBonusForm, UserBonusPage, UserBonusView
 from crowdpost.rewards.views import bonus_view
 

@@ -1,0 +1,53 @@
+"""Everything that reacts to something, named in one place and registered at startup.
+
+Nothing registers itself on import. `wire_domains()` registers every job handler (with its
+give-up handler), every event subscriber and every operation-log renderer; the app
+(`create_app`), the worker process (`crowdpost worker`) and the CLI call it once before
+they run jobs or publish events. Calling it again changes nothing.
+
+    job STEP_JOB                 rewards.tasks: one chunk of an async bonus operation
+    events                       notifications.subscribers: SYSTEM and bonus threads
+    log USER_BONUS.BATCH_CREATE  rewards.runner.bonus_operation_log
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crowdpost import events
+from crowdpost.notifications import subscribers
+from crowdpost.operations import service as operations
+from crowdpost.operations.service import LogRenderer
+from crowdpost.rewards import runner, tasks
+from crowdpost.rewards.service import BONUS_OPERATION, STEP_JOB
+from crowdpost.worker.registry import GiveUpHandler, Handler, register_job
+
+# kind -> (handler, give-up handler)
+JOBS: dict[str, tuple[Handler, GiveUpHandler | None]] = {
+    STEP_JOB: (tasks.run_bonus_operation_step, tasks.end_bonus_operation),
+}
+
+# event type -> its subscribers, in the order they run
+SUBSCRIBERS: dict[type, tuple[Any, ...]] = {
+    events.PoolStatusChanged: (subscribers.on_pool_status_changed,),
+    events.OperationFinished: (subscribers.on_operation_finished,),
+    events.BalanceChanged: (subscribers.on_balance_changed,),
+    events.BonusesPaid: (subscribers.on_bonuses_paid,),
+    events.AssignmentReviewed: (subscribers.on_assignment_reviewed,),
+}
+
+# operation type -> what `GET /operations/{id}/log` streams
+LOG_RENDERERS: dict[str, LogRenderer] = {
+    BONUS_OPERATION: runner.bonus_operation_log,
+}
+
+
+def wire_domains() -> None:
+    """Registers every job handler, subscriber and log renderer (idempotent)."""
+    for kind, (handler, on_give_up) in JOBS.items():
+        register_job(kind, handler, on_give_up)
+    for event_type, functions in SUBSCRIBERS.items():
+        for fn in functions:
+            events.subscribe(event_type, fn)
+    for operation_type, renderer in LOG_RENDERERS.items():
+        operations.register_log_renderer(operation_type, renderer)
