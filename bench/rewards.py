@@ -55,6 +55,7 @@ from crowdpost.db import Database, make_engine  # noqa: E402
 from crowdpost.kit.jsonwire import loads  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
 from crowdpost.rewards import service  # noqa: E402
+from crowdpost.wiring import wire_domains  # noqa: E402
 
 SECTION = "## Rewards"
 TOLOKERS = 1000
@@ -135,6 +136,7 @@ def bench_in_process(url: str, requester_id: int, users: list[str], group: int, 
     """Bonuses per second of the payment transactions alone (with messages): bodies parsed
     before the clock starts, `group` at a time through `Database.writes`, no HTTP."""
     settings = Settings(database_url=url, admin_token=ADMIN)
+    wire_domains()  # the payments' subscribers (the bonus messages), as the app registers them
     db = Database.from_settings(settings, background_checkpoints=True)
     bodies = [
         loads(simplejson.dumps(items(users, BATCH, f"inproc{r}"), use_decimal=True).encode()) for r in range(requests)

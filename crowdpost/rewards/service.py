@@ -71,6 +71,23 @@ class BonusRequest:
     assignment_id: str | None = None
 
 
+@dataclass(frozen=True)
+class BonusesCreated:
+    """A synchronous request's outcome: the paid bonuses' views by item index, and why each
+    other item was not paid. `single`: the request sent one object, not a list."""
+
+    single: bool
+    items: dict[int, dict[str, Any]]
+    errors: dict[int, ItemErrors]
+
+
+@dataclass(frozen=True)
+class BatchAccepted:
+    """An async request's outcome: the stored operation (a worker pays it)."""
+
+    operation: Operation
+
+
 @dataclass
 class Checked:
     drafts: list[BonusDraft] = field(default_factory=list)
@@ -251,17 +268,18 @@ def amounts_total(items: Sequence[Any], rules: AmountRules) -> int:
 
 def do_create_bonuses(
     session: Session, settings: Settings, requester_id: int, body: Any, request: BonusRequest
-) -> tuple[int, Any]:
-    """The whole request: (HTTP status, body). Raises ApiErrors; the caller's transaction
-    rolls back on any of them, so an error never pays and never counts against the quota."""
+) -> BonusesCreated | BatchAccepted:
+    """The whole request. Raises ApiErrors; the caller's transaction rolls back on any of
+    them, so an error never pays and never counts against the quota."""
     today = utcnow().date()
     limit = settings.bonus_requests_per_day
     # The count at the end decides; an async batch is worth a cheap look first.
     if request.async_mode and repository.requests_on(session, requester_id, today) >= limit:
         raise TooManyRequests(f"At most {limit} bonus requests per day; try again tomorrow (UTC)")
     items, single = check_body(body)
+    answer: BonusesCreated | BatchAccepted
     if request.async_mode:
-        answer = (202, operations.operation_view(_do_submit(session, settings, requester_id, items, request)))
+        answer = BatchAccepted(_do_submit(session, settings, requester_id, items, request))
     else:
         answer = _do_sync(session, settings, requester_id, items, single, request)
     if repository.do_count_request(session, requester_id, today) > limit:
@@ -271,7 +289,7 @@ def do_create_bonuses(
 
 def _do_sync(
     session: Session, settings: Settings, requester_id: int, items: list[Any], single: bool, request: BonusRequest
-) -> tuple[int, Any]:
+) -> BonusesCreated:
     if len(items) > settings.bonus_sync_max_items:
         raise PayloadTooLarge(
             f"At most {settings.bonus_sync_max_items} bonuses per synchronous request, got {len(items)}; "
@@ -315,16 +333,7 @@ def _do_sync(
     views = {d.index: draft_view(d, i, paid_at) for d, i in zip(paid.drafts, paid.bonus_ids, strict=True)}
     if operation is not None:
         _finish_sync(session, operation, items, single, views, errors)
-    if single:
-        return 201, views[0]
-    return 201, _batch_body(views, errors)
-
-
-def _batch_body(views: dict[int, Any], errors: dict[int, ItemErrors]) -> dict[str, Any]:
-    return {
-        "items": {str(i): v for i, v in sorted(views.items())},
-        "validation_errors": {str(i): e for i, e in sorted(errors.items())},
-    }
+    return BonusesCreated(single, views, errors)
 
 
 def _finish_sync(
@@ -359,7 +368,7 @@ def _is_balance(errors: ItemErrors) -> bool:
     return errors.get("amount", {}).get("code") == "NOT_ENOUGH_BALANCE"
 
 
-def _replay(session: Session, requester_id: int, operation: Operation) -> tuple[int, Any]:
+def _replay(session: Session, requester_id: int, operation: Operation) -> BonusesCreated:
     """The original answer of a sync request retried with the same operation_id."""
     if operation.result is None:
         raise operations.OperationAlreadyExists(
@@ -367,11 +376,10 @@ def _replay(session: Session, requester_id: int, operation: Operation) -> tuple[
             f"GET /operations/{operation.public_id} for its state"
         )
     result = loads(operation.result.encode("utf-8"))
-    views = {b.item_idx: bonus_view(b) for b in repository.bonuses_of_operation(session, requester_id, operation.id)}
+    bonuses = repository.bonuses_of_operation(session, requester_id, operation.id)
+    views = {b.item_idx: bonus_view(b) for b in bonuses if b.item_idx is not None}
     errors = {int(i): e for i, e in result["validation_errors"].items()}
-    if result["single"]:
-        return 201, views[0]
-    return 201, _batch_body({int(i): v for i, v in views.items() if i is not None}, errors)
+    return BonusesCreated(bool(result["single"]), views, errors)
 
 
 def _counts(total: int) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.operations.schemas import OperationView
+from crowdpost.operations.service import operation_view
 from crowdpost.rewards import repository, service
 from crowdpost.rewards.schemas import UserBonusBatchResult, UserBonusForm, UserBonusPage, UserBonusView
 from crowdpost.rewards.views import bonus_view
@@ -60,10 +61,23 @@ async def create_user_bonuses(
         # The token check is part of the unit: on SQLite the whole transaction runs in the
         # group commit (`Database.writes`), where a request-scoped session would hold the lock.
         caller = as_requester(identify(session, settings, authorization))
-        return service.do_create_bonuses(session, settings, caller.requester_id, body, request)
+        return _answer(service.do_create_bonuses(session, settings, caller.requester_id, body, request))
 
     status, answer = await get_db(http).writes.run(pay)
     return wire(answer, status_code=status)
+
+
+def _answer(outcome: service.BonusesCreated | service.BatchAccepted) -> tuple[int, Any]:
+    """(status, body): 202 and the operation for a stored batch; 201 and the bonus for one
+    object; 201 and the items by index with each other item's errors for a list."""
+    if isinstance(outcome, service.BatchAccepted):
+        return 202, operation_view(outcome.operation)
+    if outcome.single:
+        return 201, outcome.items[0]
+    return 201, {
+        "items": {str(i): v for i, v in sorted(outcome.items.items())},
+        "validation_errors": {str(i): e for i, e in sorted(outcome.errors.items())},
+    }
 
 
 def bonus_filters(
