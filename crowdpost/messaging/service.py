@@ -3,7 +3,7 @@
     check_compose / do_compose       a send to DIRECT ids, a FILTER or ALL (one fan-out)
     do_dry_run                       the same checks and counts, nothing written
     do_requester_reply               a message in one of the requester's threads
-    do_change_folders, do_mark_all_read, folder_counts, list/get
+    list/get                         the requester's threads (folders: `folders.py`)
 
 toloka-kit resends a POST that timed out, and compose/reply carry no idempotency key:
 an identical request from the same sender within 60 s returns what the first one made.
@@ -18,30 +18,34 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import insert
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
-from crowdpost.errors import ConflictState, DoesNotExist, TooManyRequests, ValidationFailed, field_error
-from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.errors import ConflictState, TooManyRequests, ValidationFailed, field_error
+from crowdpost.kit.ids import format_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.messaging import policy, repository, views
-from crowdpost.messaging.repository import ThreadFilters
+from crowdpost.messaging import folders, policy, repository, views
+from crowdpost.messaging.repository import Participant, ThreadFilters
 from crowdpost.messaging.schemas import (
     DIRECT_MAX_RECIPIENTS,
-    FOLDER_COLUMNS,
     TEXT_MAX_CHARS,
     TOPIC_MAX_CHARS,
-    USER_FOLDERS,
     ComposeForm,
-    Folder,
     InterlocutorRole,
     SelectType,
     ThreadKind,
 )
-from crowdpost.models import Message, MessageThread, RequesterThread
-from crowdpost.workforce.audience import AudienceRequest, audience_select, count_audience, is_large_audience
+from crowdpost.models import MessageThread
+from crowdpost.workforce.audience import (
+    AudienceCount,
+    AudienceRequest,
+    audience_select,
+    check_audience_request,
+    count_audience,
+    is_large_audience,
+)
 
 DEDUPE_WINDOW = timedelta(seconds=60)
 REPLYABLE_KINDS = frozenset({ThreadKind.COMPOSE, ThreadKind.CONVERSATION, ThreadKind.APPEAL})
@@ -84,42 +88,23 @@ def write_message(session: Session, new: NewMessage) -> None:
     """Store a message once: sanitized HTML per language, and plain text for search."""
     texts = policy.sanitize_lang_map(new.text, markup=True)
     searchable = " ".join([*new.topic.values(), *(policy.plain_text(t) for t in texts.values())])
-    session.execute(
-        insert(Message).values(
-            thread_id=new.thread_id,
-            requester_id=new.requester_id,
-            sender_role=new.sender_role,
-            sender_id=new.sender_id,
-            text=texts,
-            search_text=searchable,
-            dedupe_key=new.dedupe_key,
-            created=utcnow(),
-        )
+    repository.insert_message(
+        session,
+        thread_id=new.thread_id,
+        requester_id=new.requester_id,
+        sender_role=new.sender_role,
+        sender_id=new.sender_id,
+        text=texts,
+        search_text=searchable,
+        dedupe_key=new.dedupe_key,
     )
-
-
-def new_thread(session: Session, **values: Any) -> MessageThread:
-    values = {"created": utcnow(), "delivered_count": 0, "banned_count": 0, "unknown_count": 0, **values}
-    thread = MessageThread(**values)
-    session.add(thread)
-    session.flush()
-    return thread
 
 
 # --- reading ----------------------------------------------------------------------------
 
 
-def requester_thread_state(session: Session, requester_id: int, public_id: str) -> RequesterThread:
-    thread_id = parse_id(public_id)
-    state = repository.requester_state(session, requester_id, thread_id) if thread_id is not None else None
-    if state is None:
-        raise DoesNotExist(f"Message thread {public_id} does not exist")
-    return state
-
-
 def get_requester_thread(session: Session, requester_id: int, public_id: str) -> dict[str, Any]:
-    state = requester_thread_state(session, requester_id, public_id)
-    return views.requester_views(session, [state])[0]
+    return folders.get_thread(session, Participant.requester(requester_id), public_id)
 
 
 def list_requester_threads(
@@ -132,28 +117,44 @@ def list_requester_threads(
 # --- composing --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AudiencePlan:
+    """A compose's audience, worked out once: who receives (one SELECT, for the fan-out)
+    and how many are left out (banned, unknown)."""
+
+    request: AudienceRequest
+    counts: AudienceCount
+    members: Select[str]
+
+
 def check_compose(form: ComposeForm, requester_id: int) -> AudienceRequest:
     check_texts(form.topic, form.text)
-    ids = form.recipients_ids
-    if form.recipients_select_type == SelectType.DIRECT:
-        if not ids:
-            raise ValidationFailed({"recipients_ids": field_error("VALUE_REQUIRED", "DIRECT needs recipients_ids")})
-        if len(ids) > DIRECT_MAX_RECIPIENTS:
-            raise ValidationFailed(
-                {
-                    "recipients_ids": field_error(
-                        "ARRAY_SIZE_GREATER_THAN_MAX", "at most 100 recipients; use FILTER", DIRECT_MAX_RECIPIENTS
-                    )
-                }
-            )
-    if form.recipients_select_type == SelectType.FILTER and form.recipients_filter is None:
-        raise ValidationFailed({"recipients_filter": field_error("VALUE_REQUIRED", "FILTER needs recipients_filter")})
-    return AudienceRequest(
+    select_type = form.recipients_select_type
+    req = AudienceRequest(
         requester_id=requester_id,
-        select_type=form.recipients_select_type.value,
-        recipients_ids=ids if form.recipients_select_type == SelectType.DIRECT else None,
-        recipients_filter=form.recipients_filter if form.recipients_select_type == SelectType.FILTER else None,
+        select_type=select_type.value,
+        recipients_ids=form.recipients_ids if select_type == SelectType.DIRECT else None,
+        recipients_filter=form.recipients_filter if select_type == SelectType.FILTER else None,
     )
+    check_audience_request(req)  # DIRECT needs ids, FILTER a filter
+    if len(req.recipients_ids or ()) > DIRECT_MAX_RECIPIENTS:
+        raise ValidationFailed(
+            {
+                "recipients_ids": field_error(
+                    "ARRAY_SIZE_GREATER_THAN_MAX", "at most 100 recipients; use FILTER", DIRECT_MAX_RECIPIENTS
+                )
+            }
+        )
+    return req
+
+
+def plan_audience(session: Session, settings: Settings, req: AudienceRequest) -> AudiencePlan:
+    """Count the audience and build its SELECT, asking `is_large_audience` only where the plan
+    depends on it (a FILTER)."""
+    min_started = settings.all_recipients_min_started
+    counts = count_audience(session, req, min_started=min_started)
+    large = req.select_type == SelectType.FILTER and is_large_audience(session, req.requester_id)
+    return AudiencePlan(req, counts, audience_select(req, min_started=min_started, large=large))
 
 
 def do_dry_run(session: Session, settings: Settings, requester_id: int, form: ComposeForm) -> dict[str, Any]:
@@ -197,7 +198,8 @@ def do_compose(
     if first is not None:
         return {**get_requester_thread(session, requester_id, format_id(first)), "policy_warnings": warnings}
     check_quota(session, settings, requester_id, form.recipients_select_type)
-    counts = count_audience(session, req, min_started=settings.all_recipients_min_started)
+    plan = plan_audience(session, settings, req)
+    counts = plan.counts
     if counts.unknown_ids:
         raise ValidationFailed(
             {
@@ -209,7 +211,7 @@ def do_compose(
             }
         )
     topic = policy.sanitize_lang_map(form.topic, markup=False)
-    thread = new_thread(
+    thread = repository.add_thread(
         session,
         requester_id=requester_id,
         kind=ThreadKind.COMPOSE.value,
@@ -220,10 +222,7 @@ def do_compose(
         recipients_filter=req.recipients_filter,
         created=now,
     )
-    audience = audience_select(
-        req, min_started=settings.all_recipients_min_started, large=is_large_audience(session, requester_id)
-    )
-    delivered = repository.fan_out(session, audience, thread.id, requester_id, now)
+    delivered = repository.fan_out(session, plan.members, thread.id, requester_id, now)
     if delivered == 0:
         raise ValidationFailed(
             {"recipients": field_error("VALUE_REQUIRED", "no Toloker receives this message", counts.banned)},
@@ -234,24 +233,19 @@ def do_compose(
     write_message(
         session, NewMessage(thread.id, requester_id, InterlocutorRole.REQUESTER.value, sender, form.text, topic, key)
     )
-    session.add(
-        RequesterThread(
-            requester_id=requester_id,
-            thread_id=thread.id,
-            interlocutor_role=InterlocutorRole.USER.value,
-            created=now,
-            outbox=True,
-            inbox=False,
-            notification=False,
-            important=False,
-            unread=False,
-        )
+    repository.add_state(
+        session,
+        Participant.requester(requester_id),
+        thread.id,
+        now,
+        interlocutor_role=InterlocutorRole.USER.value,
+        **repository.flags("outbox"),
     )
     session.flush()
     return {**get_requester_thread(session, requester_id, format_id(thread.id)), "policy_warnings": warnings}
 
 
-# --- replying and folders ---------------------------------------------------------------
+# --- replying ------------------------------------------------------------------------
 
 
 def reply_send_kind(thread: MessageThread) -> SelectType:
@@ -266,7 +260,8 @@ def reply_send_kind(thread: MessageThread) -> SelectType:
 def do_requester_reply(
     session: Session, settings: Settings, requester_id: int, public_id: str, text: dict[str, str], *, strict: bool
 ) -> dict[str, Any]:
-    state = requester_thread_state(session, requester_id, public_id)
+    me = Participant.requester(requester_id)
+    state = folders.thread_state(session, me, public_id)
     thread = session.get(MessageThread, state.thread_id)
     assert thread is not None
     if thread.kind not in REPLYABLE_KINDS:
@@ -283,33 +278,6 @@ def do_requester_reply(
             NewMessage(thread.id, requester_id, InterlocutorRole.REQUESTER.value, sender, text, thread.topic, key),
         )
         repository.notify_recipients(session, thread.id)
-        repository.set_flags(session, RequesterThread, requester_id, thread.id, {"unread": False})
+        repository.set_flags(session, me, thread.id, {"unread": False})
     session.expire_all()
     return {**get_requester_thread(session, requester_id, public_id), "policy_warnings": warnings}
-
-
-def check_user_folders(folders: list[Folder]) -> dict[str, bool]:
-    wrong = [f.value for f in folders if f not in USER_FOLDERS]
-    if wrong:
-        raise ValidationFailed(
-            {"folders": field_error("VALUE_NOT_ALLOWED", "only IMPORTANT and UNREAD can be changed", *wrong)}
-        )
-    return {FOLDER_COLUMNS[f]: True for f in folders}
-
-
-def do_change_requester_folders(
-    session: Session, requester_id: int, public_id: str, folders: list[Folder], *, add: bool
-) -> dict[str, Any]:
-    columns = check_user_folders(folders)
-    state = requester_thread_state(session, requester_id, public_id)
-    repository.set_flags(session, RequesterThread, requester_id, state.thread_id, dict.fromkeys(columns, add))
-    session.expire_all()
-    return get_requester_thread(session, requester_id, public_id)
-
-
-def do_mark_all_read(session: Session, requester_id: int, folder: Folder | None) -> dict[str, Any]:
-    return {"marked_read": repository.mark_all_read(session, RequesterThread, requester_id, folder)}
-
-
-def folder_counts(session: Session, requester_id: int) -> dict[str, Any]:
-    return repository.folder_counts(session, RequesterThread, requester_id)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.ids import format_id
+from crowdpost.kit.language_choice import pick_language
 from crowdpost.messaging import policy, repository
+from crowdpost.messaging.repository import Participant, State
 from crowdpost.messaging.schemas import FOLDER_COLUMNS, Folder, InterlocutorRole, SelectType, ThreadKind
 from crowdpost.models import Message, MessageThread, RequesterThread, TolokerThread
 
@@ -28,13 +30,9 @@ def folders_of(state: RequesterThread | TolokerThread) -> list[str]:
 
 
 def choose_language(texts: Mapping[str, str], languages: Sequence[str]) -> dict[str, str]:
-    """The Toloker's languages first, then EN, then the first language the text has."""
-    for lang in (*languages, "EN"):
-        if lang in texts:
-            return {lang: texts[lang]}
-    for lang in sorted(texts):
-        return {lang: texts[lang]}
-    return {}
+    """The text in one language: `pick_language`'s (the Toloker's, then EN, then any)."""
+    lang = pick_language(texts, languages)
+    return {lang: texts[lang]} if lang is not None else {}
 
 
 def _meta(thread: MessageThread) -> dict[str, str]:
@@ -160,3 +158,10 @@ def toloker_views(session: Session, states: Sequence[TolokerThread], user_id: st
     messages = repository.messages_by_thread(session, ids)
     languages = repository.toloker_languages(session, user_id)
     return [toloker_view(threads[s.thread_id], s, messages[s.thread_id], languages) for s in states]
+
+
+def participant_views(session: Session, who: Participant, states: Sequence[State]) -> list[dict[str, Any]]:
+    """Threads as this participant sees them."""
+    if who.state is RequesterThread:
+        return requester_views(session, cast(Sequence[RequesterThread], states))
+    return toloker_views(session, cast(Sequence[TolokerThread], states), str(who.owner))

@@ -17,8 +17,8 @@ from crowdpost.db import SessionDep, query_flag, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
-from crowdpost.messaging import service
-from crowdpost.messaging.repository import ThreadFilters, parse_folders
+from crowdpost.messaging import folders, service
+from crowdpost.messaging.repository import Participant, ThreadFilters, parse_folders
 from crowdpost.messaging.schemas import (
     ComposeForm,
     DryRunView,
@@ -62,7 +62,7 @@ def find_threads(caller: RequesterDep, session: SessionDep, params: ParamsDep, f
 
 @router.get("/message-threads/counts", response_model=ThreadCounts, summary="Threads and unread per folder")
 def counts(caller: RequesterDep, session: SessionDep) -> WireJSONResponse:
-    return wire(service.folder_counts(session, caller.requester_id))
+    return wire(folders.folder_counts(session, Participant.requester(caller.requester_id)))
 
 
 @router.post(
@@ -90,7 +90,7 @@ def mark_all_read(
     caller: RequesterDep, session: SessionDep, form: MarkAllReadForm | None = Body(None)
 ) -> WireJSONResponse:
     folder = form.folder if form else None
-    return wire(service.do_mark_all_read(session, caller.requester_id, folder))
+    return wire(folders.do_mark_all_read(session, Participant.requester(caller.requester_id), folder))
 
 
 @router.get("/message-threads/{thread_id}", response_model=MessageThreadView, summary="Get a message thread")
@@ -117,7 +117,8 @@ def reply(
 
 
 def _folders(session: Any, caller: Any, thread_id: str, form: FoldersForm, add: bool) -> WireJSONResponse:
-    view = service.do_change_requester_folders(session, caller.requester_id, thread_id, form.folders, add=add)
+    who = Participant.requester(caller.requester_id)
+    view = folders.do_change_folders(session, who, thread_id, form.folders, add=add)
     return wire(view, status_code=201)
 
 

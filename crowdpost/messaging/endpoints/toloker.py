@@ -11,8 +11,8 @@ from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
-from crowdpost.messaging import toloker_service
-from crowdpost.messaging.repository import ThreadFilters, parse_folders
+from crowdpost.messaging import folders, toloker_service
+from crowdpost.messaging.repository import Participant, ThreadFilters, parse_folders
 from crowdpost.messaging.schemas import (
     AppealForm,
     FoldersForm,
@@ -45,14 +45,15 @@ def find_threads(caller: TolokerDep, session: SessionDep, params: ParamsDep, fil
 
 @router.get("/message-threads/counts", response_model=ThreadCounts, summary="Threads and unread per folder")
 def counts(caller: TolokerDep, session: SessionDep) -> WireJSONResponse:
-    return wire(toloker_service.toloker_folder_counts(session, caller.toloker_id))
+    return wire(folders.folder_counts(session, Participant.toloker(caller.toloker_id)))
 
 
 @router.post("/message-threads/mark-all-read", response_model=dict[str, int], summary="Mark all threads read")
 def mark_all_read(
     caller: TolokerDep, session: SessionDep, form: MarkAllReadForm | None = Body(None)
 ) -> WireJSONResponse:
-    return wire(toloker_service.do_toloker_mark_all_read(session, caller.toloker_id, form.folder if form else None))
+    who = Participant.toloker(caller.toloker_id)
+    return wire(folders.do_mark_all_read(session, who, form.folder if form else None))
 
 
 @router.get("/message-threads/{thread_id}", response_model=MessageThreadView, summary="One of my threads")
@@ -77,7 +78,8 @@ def reply(thread_id: str, form: ReplyForm, caller: TolokerDep, session: SessionD
     summary="Mark unread or important",
 )
 def add_to_folders(thread_id: str, form: FoldersForm, caller: TolokerDep, session: SessionDep) -> WireJSONResponse:
-    view = toloker_service.do_change_toloker_folders(session, caller.toloker_id, thread_id, form.folders, add=True)
+    who = Participant.toloker(caller.toloker_id)
+    view = folders.do_change_folders(session, who, thread_id, form.folders, add=True)
     return wire(view, status_code=201)
 
 
@@ -88,7 +90,8 @@ def add_to_folders(thread_id: str, form: FoldersForm, caller: TolokerDep, sessio
     summary="Mark read or not important",
 )
 def remove_from_folders(thread_id: str, form: FoldersForm, caller: TolokerDep, session: SessionDep) -> WireJSONResponse:
-    view = toloker_service.do_change_toloker_folders(session, caller.toloker_id, thread_id, form.folders, add=False)
+    who = Participant.toloker(caller.toloker_id)
+    view = folders.do_change_folders(session, who, thread_id, form.folders, add=False)
     return wire(view, status_code=201)
 
 
