@@ -1,20 +1,24 @@
-"""One implementation of Toloka list parameters for every list endpoint.
+"""One implementation of Toloka list parameters and paging for every list endpoint.
 
 `limit` (default 50, max 300), `sort` (`a,-b`), `id_gt/gte/lt/lte`,
 `created_gt/gte/lt/lte`, and the `{"items": [...], "has_more": bool}` answer.
-Endpoints declare which sort fields and extra range fields they allow.
+Endpoints declare which sort fields and extra time ranges (`time_ranges`) they allow;
+repositories page with `paginate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Select
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crowdpost.config import SettingsDep
 from crowdpost.errors import ValidationFailed
@@ -30,12 +34,56 @@ class SortKey:
     descending: bool
 
 
+TimeRanges = dict[str, dict[str, datetime]]
+
+
 @dataclass
 class ListParams:
     limit: int
     sort: list[SortKey]
     id_range: dict[str, str] = field(default_factory=dict)
     created_range: dict[str, datetime] = field(default_factory=dict)
+
+
+def _iso_datetime(raw: Any) -> Any:
+    """`datetime.fromisoformat`, as the workforce lists have always parsed their time filters
+    (it accepts `20240101`, FastAPI's parser accepts `1700000000`: each keeps its own)."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise PydanticCustomError("datetime_parsing", "expected YYYY-MM-DDThh:mm:ss") from None
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+
+def _bounds(name: str, values: Sequence[datetime | None]) -> dict[str, datetime]:
+    """`{op: naive UTC}` for the `<name>_gt/gte/lt/lte` given; DateOutOfRange names the parameter."""
+    return {op: to_naive_utc(v, f"{name}_{op}") for op, v in zip(RANGE_OPS, values, strict=True) if v is not None}
+
+
+def time_ranges(*fields: str) -> Callable[..., TimeRanges]:
+    """A dependency declaring `<field>_gt/gte/lt/lte` as typed query parameters for each field
+    named (so /openapi.json lists them), answering `{field: {op: naive UTC datetime}}` for the
+    fields given. They are parsed by `datetime.fromisoformat` (`created_*`, in `list_params`,
+    by FastAPI's datetime parser): what each accepted and each error message stay as they were."""
+
+    def dependency(**values: datetime | None) -> TimeRanges:
+        ranges = {name: _bounds(name, [values[f"{name}_{op}"] for op in RANGE_OPS]) for name in fields}
+        return {name: bounds for name, bounds in ranges.items() if bounds}
+
+    dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                f"{name}_{op}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IsoDateTime | None
+            )
+            for name in fields
+            for op in RANGE_OPS
+        ]
+    )
+    return dependency
 
 
 def list_params(
@@ -65,11 +113,7 @@ def list_params(
             }
         )
     id_range = {op: v for op, v in zip(RANGE_OPS, (id_gt, id_gte, id_lt, id_lte), strict=True) if v is not None}
-    created_range = {
-        op: to_naive_utc(v, f"created_{op}")
-        for op, v in zip(RANGE_OPS, (created_gt, created_gte, created_lt, created_lte), strict=True)
-        if v is not None
-    }
+    created_range = _bounds("created", (created_gt, created_gte, created_lt, created_lte))
     return ListParams(limit=limit, sort=parse_sort(sort), id_range=id_range, created_range=created_range)
 
 
@@ -146,3 +190,31 @@ def apply_sort(
 def page(rows: Sequence[Any], limit: int) -> tuple[list[Any], bool]:
     """Split a `limit + 1` fetch into the page and `has_more`."""
     return list(rows[:limit]), len(rows) > limit
+
+
+def paginate(
+    session: Session,
+    stmt: Select[Any],
+    params: ListParams,
+    *,
+    id_column: InstrumentedAttribute[Any],
+    sort_fields: Mapping[str, InstrumentedAttribute[Any]],
+    ranges: Mapping[str, Mapping[str, datetime]] | None = None,
+    text_ids: bool = False,
+) -> tuple[list[Any], bool]:
+    """One page of `stmt`'s rows and `has_more`: the paging of every list endpoint.
+
+    Adds, in this order, the id bounds (integer ranges on the primary key behind our
+    fixed-width ids, or plain text comparisons with `text_ids` for client-chosen ids),
+    `created_*` when `created` is a sort field, each extra time range on the sort field of
+    that name, then ORDER BY (ending on the id) and LIMIT `limit + 1`."""
+    if text_ids:
+        stmt = apply_range(stmt, id_column, params.id_range)
+    else:
+        stmt = apply_id_range(stmt, id_column, params.id_range)
+    if "created" in sort_fields:
+        stmt = apply_range(stmt, sort_fields["created"], params.created_range)
+    for name, rng in (ranges or {}).items():
+        stmt = apply_range(stmt, sort_fields[name], dict(rng))
+    stmt = apply_sort(stmt, params.sort, dict(sort_fields), id_column).limit(params.limit + 1)
+    return page(session.execute(stmt).scalars().all(), params.limit)

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.events import OperationFinished, publish
-from crowdpost.kit.pagination import ListParams, apply_range, apply_sort, page
+from crowdpost.kit.bulk import upsert
+from crowdpost.kit.pagination import ListParams, paginate
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
-from crowdpost.operations import repository
 
 PENDING, RUNNING, SUCCESS, FAIL = "PENDING", "RUNNING", "SUCCESS", "FAIL"
 TERMINAL = frozenset({SUCCESS, FAIL})
@@ -80,38 +80,47 @@ def do_claim(
 ) -> tuple[Operation, bool]:
     """Creates the operation, or finds the one that already has this id: (operation, created).
 
-    The unique key decides (`repository.insert_if_new`), so concurrent requests with one
-    id create it once.
+    The unique key decides, so concurrent requests with one id create it once; on
+    PostgreSQL the losers wait for the winner's commit and then read its row.
     """
     now = utcnow()
-    created = repository.insert_if_new(
-        session,
-        requester_id=requester_id,
-        public_id=public_id,
-        type=operation_type,
-        status=status,
-        submitted=now,
-        started=now if status == RUNNING else None,
-        progress=0,
-        parameters=parameters or {},
-        details=details or {},
-        cursor=0,
-    )
+    stmt = upsert(session, Operation)
+    created = session.execute(
+        stmt.values(
+            requester_id=requester_id,
+            public_id=public_id,
+            type=operation_type,
+            status=status,
+            submitted=now,
+            started=now if status == RUNNING else None,
+            progress=0,
+            parameters=parameters or {},
+            details=details or {},
+            cursor=0,
+        )
+        .on_conflict_do_nothing(index_elements=["requester_id", "public_id"])
+        .returning(Operation)
+    ).scalar_one_or_none()
     if created is None:
         return get_operation(session, requester_id, public_id), False
     return created, True
 
 
 def get_operation(session: Session, requester_id: int, public_id: str) -> Operation:
-    operation = repository.find_operation(session, requester_id, public_id)
+    operation = session.execute(
+        select(Operation).where(Operation.requester_id == requester_id, Operation.public_id == public_id)
+    ).scalar_one_or_none()
     if operation is None:
         raise DoesNotExist(f"Operation {public_id!r} does not exist")
     return operation
 
 
 def lock_operation(session: Session, operation_id: int) -> Operation | None:
-    """The operation's row, locked until commit (for a job that advances it)."""
-    return repository.lock_operation(session, operation_id)
+    """The operation's row, locked until commit (PostgreSQL; SQLite writers are serial anyway)."""
+    stmt = select(Operation).where(Operation.id == operation_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def do_start(operation: Operation) -> None:
@@ -172,12 +181,16 @@ def list_operations(
     if filters.status is not None:
         stmt = stmt.where(Operation.status == filters.status)
     # Operation ids are client strings: compare them as text, in the column's byte order.
-    stmt = apply_range(stmt, Operation.public_id, params.id_range)
-    stmt = apply_range(stmt, Operation.submitted, filters.submitted)
-    stmt = apply_range(stmt, Operation.finished, filters.finished)
-    allowed = {"id": Operation.public_id, "submitted": Operation.submitted, "finished": Operation.finished}
-    stmt = apply_sort(stmt, params.sort, allowed, Operation.public_id).limit(params.limit + 1)
-    return page(session.execute(stmt).scalars().all(), params.limit)
+    # No `created` column: `created_*` are accepted and ignored, as they always were.
+    return paginate(
+        session,
+        stmt,
+        params,
+        id_column=Operation.public_id,
+        sort_fields={"id": Operation.public_id, "submitted": Operation.submitted, "finished": Operation.finished},
+        ranges={"submitted": filters.submitted, "finished": filters.finished},
+        text_ids=True,
+    )
 
 
 def operation_view(operation: Operation) -> dict[str, Any]:
@@ -206,4 +219,4 @@ def operation_log(session: Session, operation: Operation) -> Iterator[dict[str, 
 
 
 def get_operation_by_key(session: Session, operation_key: int) -> Operation | None:
-    return repository.get_operation_by_key(session, operation_key)
+    return session.get(Operation, operation_key)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.kit.ids import parse_id
 from crowdpost.kit.jsonwire import dumps, loads
-from crowdpost.kit.pagination import ListParams, apply_id_range, apply_range, apply_sort, page
+from crowdpost.kit.pagination import ListParams, paginate
 from crowdpost.models import Bonus, BonusOperationChunk, BonusRequestCount, Requester, TolokerLanguage
 from crowdpost.rewards.validation import BonusDraft
 
@@ -283,10 +283,7 @@ def get_bonus(session: Session, requester_id: int, public_id: str) -> Bonus | No
 
 
 def _paged(session: Session, stmt: Select[Any], params: ListParams) -> tuple[list[Bonus], bool]:
-    stmt = apply_id_range(stmt, Bonus.id, params.id_range)
-    stmt = apply_range(stmt, Bonus.created, params.created_range)
-    stmt = apply_sort(stmt, params.sort, {"id": Bonus.id, "created": Bonus.created}, Bonus.id)
-    return page(session.execute(stmt.limit(params.limit + 1)).scalars().all(), params.limit)
+    return paginate(session, stmt, params, id_column=Bonus.id, sort_fields={"id": Bonus.id, "created": Bonus.created})
 
 
 def list_bonuses(
