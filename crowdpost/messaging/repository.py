@@ -12,19 +12,72 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, and_, case, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ClauseElement
 
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.bulk import upsert
 from crowdpost.kit.pagination import ListParams, paginate
+from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import search
-from crowdpost.messaging.schemas import FOLDER_COLUMNS, Folder, ThreadKind
-from crowdpost.models import Message, MessageQuota, MessageThread, RequesterThread, TolokerLanguage, TolokerThread
+from crowdpost.messaging.schemas import FOLDER_COLUMNS, Folder, InterlocutorRole, ThreadKind
+from crowdpost.models import (
+    Assignment,
+    Bonus,
+    Message,
+    MessageQuota,
+    MessageThread,
+    Requester,
+    RequesterThread,
+    TolokerLanguage,
+    TolokerThread,
+)
+from crowdpost.models.base import JSONType, UTCDateTime
 
 State = RequesterThread | TolokerThread
 StateModel = type[RequesterThread] | type[TolokerThread]
 DIRECT_INTERLOCUTORS_MAX = 100
+FLAG_NAMES = ("inbox", "outbox", "notification", "important", "unread")
+# The topic of a bonus thread when the bonus has no public title.
+DEFAULT_BONUS_TOPIC = {"EN": "You received a bonus"}
+
+
+@dataclass(frozen=True)
+class Participant:
+    """One side of a thread: whose rows (`state`) and which of them (`owner_column == owner`)."""
+
+    state: StateModel
+    owner_column: Any
+    owner: int | str
+
+    @classmethod
+    def requester(cls, requester_id: int) -> Participant:
+        return cls(RequesterThread, RequesterThread.requester_id, requester_id)
+
+    @classmethod
+    def toloker(cls, user_id: str) -> Participant:
+        return cls(TolokerThread, TolokerThread.user_id, user_id)
+
+    def owns(self) -> Any:
+        return self.owner_column == self.owner
 
 
 @dataclass(frozen=True)
@@ -34,6 +87,52 @@ class ThreadFilters:
     user_id: str | None = None
     q: str | None = None
     interlocutor_role: str | None = None
+
+
+def flags(*on: str) -> dict[str, bool]:
+    """A thread row's five folder flags by name: those in `on` set, the others clear."""
+    unknown = set(on).difference(FLAG_NAMES)
+    if unknown:
+        raise ValueError(f"no such folder flags: {sorted(unknown)}")
+    return {name: name in on for name in FLAG_NAMES}
+
+
+def named_select(values: dict[str, Any]) -> tuple[list[str], Select[Any]]:
+    """(columns, SELECT) for `insert(...).from_select`, each value written next to its column's
+    name: SQL expressions as they are, Python values as literals (booleans typed as such)."""
+    return list(values), select(*(_sql_value(value) for value in values.values()))
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, ClauseElement) or hasattr(value, "__clause_element__"):  # an ORM column too
+        return value
+    if isinstance(value, bool):
+        return literal(value, Boolean)
+    return literal(value)
+
+
+def thread_row(**values: Any) -> dict[str, Any]:
+    """A `message_threads` row: the caller's columns over the defaults (nobody delivered, banned or
+    unknown; created now). Every way of making a thread goes through here."""
+    row = {"delivered_count": 0, "banned_count": 0, "unknown_count": 0, **values}
+    if "created" not in row:
+        row["created"] = utcnow()
+    return row
+
+
+def add_thread(session: Session, **values: Any) -> MessageThread:
+    thread = MessageThread(**thread_row(**values))
+    session.add(thread)
+    session.flush()
+    return thread
+
+
+def add_thread_once(session: Session, key: list[str], where: Any = None, **values: Any) -> int | None:
+    """INSERT the thread unless one with the same unique `key` (index predicate `where`) exists:
+    the new id, or None when it existed."""
+    stmt = upsert(session, MessageThread).values(**thread_row(**values))
+    stmt = stmt.on_conflict_do_nothing(index_elements=key, index_where=where)
+    return session.execute(stmt.returning(MessageThread.id)).scalar_one_or_none()
 
 
 def parse_folders(raw: str | None, field: str) -> list[Folder]:
@@ -93,12 +192,9 @@ def toloker_states_page(
     return _paged(session, stmt, tt, params)
 
 
-def requester_state(session: Session, requester_id: int, thread_id: int) -> RequesterThread | None:
-    return session.get(RequesterThread, (requester_id, thread_id))
-
-
-def toloker_state(session: Session, user_id: str, thread_id: int) -> TolokerThread | None:
-    return session.get(TolokerThread, (user_id, thread_id))
+def thread_state(session: Session, who: Participant, thread_id: int) -> State | None:
+    state: State | None = session.get(who.state, (who.owner, thread_id))  # type: ignore[assignment]
+    return state
 
 
 def threads_by_id(session: Session, thread_ids: Iterable[int]) -> dict[int, MessageThread]:
@@ -150,20 +246,18 @@ def recent_duplicate(session: Session, dedupe_key: str, since: datetime) -> int 
     return session.execute(stmt).scalar_one_or_none()
 
 
-def set_flags(session: Session, model: StateModel, owner: Any, thread_id: int | None, values: dict[str, bool]) -> int:
+def set_flags(session: Session, who: Participant, thread_id: int | None, values: dict[str, bool]) -> int:
     """UPDATE one participant's thread row (or all their rows when thread_id is None)."""
-    owner_column = model.requester_id if model is RequesterThread else model.user_id  # type: ignore[union-attr]
-    stmt = update(model).where(owner_column == owner)
+    stmt = update(who.state).where(who.owns())
     if thread_id is not None:
-        stmt = stmt.where(model.thread_id == thread_id)
+        stmt = stmt.where(who.state.thread_id == thread_id)
     return rows_written(session, stmt.values(**values))
 
 
-def mark_all_read(session: Session, model: StateModel, owner: Any, folder: Folder | None) -> int:
-    owner_column = model.requester_id if model is RequesterThread else model.user_id  # type: ignore[union-attr]
-    stmt = update(model).where(owner_column == owner, model.unread)
+def mark_all_read(session: Session, who: Participant, folder: Folder | None) -> int:
+    stmt = update(who.state).where(who.owns(), who.state.unread)
     if folder is not None:
-        stmt = stmt.where(_flag(model, folder))
+        stmt = stmt.where(_flag(who.state, folder))
     return rows_written(session, stmt.values(unread=False))
 
 
@@ -175,15 +269,15 @@ def notify_recipients(session: Session, thread_id: int, user_id: str | None = No
     rows_written(session, stmt.values(inbox=True, unread=True))
 
 
-def folder_counts(session: Session, model: StateModel, owner: Any) -> dict[str, Any]:
-    """Total and unread per folder, in one scan of the owner's rows."""
-    owner_column = model.requester_id if model is RequesterThread else model.user_id  # type: ignore[union-attr]
+def folder_counts(session: Session, who: Participant) -> dict[str, Any]:
+    """Total and unread per folder, in one scan of the participant's rows."""
+    model = who.state
     columns = [func.count(), func.sum(case((model.unread, 1), else_=0))]
     for folder in Folder:
         flag = _flag(model, folder)
         columns.append(func.sum(case((flag, 1), else_=0)))
         columns.append(func.sum(case((and_(flag, model.unread), 1), else_=0)))
-    row = session.execute(select(*columns).where(owner_column == owner)).one()
+    row = session.execute(select(*columns).where(who.owns())).one()
     values = [int(v or 0) for v in row]
     folders = {
         folder.value: {"total": values[2 + 2 * i], "unread": values[3 + 2 * i]} for i, folder in enumerate(Folder)
@@ -194,21 +288,16 @@ def folder_counts(session: Session, model: StateModel, owner: Any) -> dict[str, 
 def fan_out(session: Session, audience: Any, thread_id: int, requester_id: int, now: datetime) -> int:
     """INSERT one Toloker row per audience member (ids are distinct), in the database: memory stays flat."""
     members = audience.subquery()
-    user_id = next(iter(members.c))
-    rows = select(
-        user_id,
-        literal(thread_id),
-        literal(requester_id),
-        literal(now),
-        literal(True, Boolean),
-        literal(False, Boolean),
-        literal(False, Boolean),
-        literal(False, Boolean),
-        literal(True, Boolean),
+    columns, rows = named_select(
+        {
+            "user_id": next(iter(members.c)),
+            "thread_id": thread_id,
+            "requester_id": requester_id,
+            "created": now,
+            **flags("inbox", "unread"),
+        }
     )
-    columns = ["user_id", "thread_id", "requester_id", "created", "inbox", "outbox", "notification", "important"]
-    stmt = insert(TolokerThread).from_select([*columns, "unread"], rows)
-    return rows_written(session, stmt)
+    return rows_written(session, insert(TolokerThread).from_select(columns, rows))
 
 
 def rows_written(session: Session, stmt: Any, params: dict[str, Any] | None = None) -> int:
@@ -216,39 +305,34 @@ def rows_written(session: Session, stmt: Any, params: dict[str, Any] | None = No
     return int(session.connection().execute(stmt.execution_options(preserve_rowcount=True), params).rowcount)
 
 
-def upsert_requester_state(session: Session, row: dict[str, Any], flags: dict[str, bool]) -> None:
-    stmt = upsert(session, RequesterThread)
-    session.execute(
-        stmt.values(**row, **flags).on_conflict_do_update(index_elements=["requester_id", "thread_id"], set_=flags)
-    )
+def add_state(session: Session, who: Participant, thread_id: int, created: datetime, **values: Any) -> None:
+    """The participant's row for a thread they did not have: `values` names its flags and extras."""
+    session.add(who.state(**{who.owner_column.key: who.owner, "thread_id": thread_id, "created": created, **values}))
 
 
-def upsert_toloker_state(session: Session, row: dict[str, Any], flags: dict[str, bool]) -> None:
-    stmt = upsert(session, TolokerThread)
-    session.execute(
-        stmt.values(**row, **flags).on_conflict_do_update(index_elements=["user_id", "thread_id"], set_=flags)
-    )
+def upsert_state(session: Session, who: Participant, row: dict[str, Any], changed: dict[str, bool]) -> None:
+    """The participant's row for a thread: inserted with `row` and `changed`, or `changed` set on it."""
+    key = who.owner_column.key
+    stmt = upsert(session, who.state).values({key: who.owner, **row, **changed})
+    session.execute(stmt.on_conflict_do_update(index_elements=[key, "thread_id"], set_=changed))
 
 
 def conversation_id(session: Session, parent: MessageThread, user_id: str, now: datetime) -> int:
     """The thread holding this Toloker's replies to a composed thread, made on first reply."""
-    stmt = upsert(session, MessageThread)
-    session.execute(
-        stmt.values(
-            requester_id=parent.requester_id,
-            kind=ThreadKind.CONVERSATION.value,
-            topic=parent.topic,
-            answerable=True,
-            parent_id=parent.id,
-            toloker_id=user_id,
-            delivered_count=1,
-            banned_count=0,
-            unknown_count=0,
-            pool_id=parent.pool_id,
-            project_id=parent.project_id,
-            assignment_id=parent.assignment_id,
-            created=now,
-        ).on_conflict_do_nothing(index_elements=["parent_id", "toloker_id"])
+    add_thread_once(
+        session,
+        ["parent_id", "toloker_id"],
+        requester_id=parent.requester_id,
+        kind=ThreadKind.CONVERSATION.value,
+        topic=parent.topic,
+        answerable=True,
+        parent_id=parent.id,
+        toloker_id=user_id,
+        delivered_count=1,
+        pool_id=parent.pool_id,
+        project_id=parent.project_id,
+        assignment_id=parent.assignment_id,
+        created=now,
     )
     found = select(MessageThread.id).where(MessageThread.parent_id == parent.id, MessageThread.toloker_id == user_id)
     return int(session.execute(found).scalar_one())
@@ -269,3 +353,154 @@ def consume_quota(session: Session, requester_id: int, day: date, kind: str, lim
     )
     used = result.scalar_one_or_none()
     return used is not None and used <= limit
+
+
+def insert_message(session: Session, **values: Any) -> None:
+    session.execute(insert(Message).values(created=utcnow(), **values))
+
+
+def appeal_thread(session: Session, assignment_id: int) -> MessageThread | None:
+    stmt = select(MessageThread).where(
+        MessageThread.kind == ThreadKind.APPEAL.value, MessageThread.assignment_id == assignment_id
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def add_appeal_thread(session: Session, **values: Any) -> int | None:
+    """The appeal's thread, or None when the assignment has one already (one appeal per assignment)."""
+    return add_thread_once(session, ["assignment_id"], text("kind = 'APPEAL'"), kind=ThreadKind.APPEAL.value, **values)
+
+
+def toloker_assignment(session: Session, assignment_id: int, user_id: str) -> Assignment | None:
+    stmt = select(Assignment).where(Assignment.id == assignment_id, Assignment.user_id == user_id)
+    return session.execute(stmt).scalar_one_or_none()
+
+
+# --- platform messages and bonus threads: set-based deliveries ----------------------------
+
+
+def known_requester_ids(session: Session, ids: Iterable[int]) -> set[int]:
+    return set(session.execute(select(Requester.id).where(Requester.id.in_(set(ids)))).scalars())
+
+
+def deliver_to_requesters(
+    session: Session, thread_id: int, requester_ids: set[int] | None, role: str, now: datetime
+) -> int:
+    """One INSERT ... SELECT of INBOX rows: for these requesters, or for all of them (None)."""
+    columns, rows = named_select(
+        {
+            "requester_id": Requester.id,
+            "thread_id": thread_id,
+            "toloker_id": cast(literal(None), String),
+            "interlocutor_role": role,
+            "created": now,
+            **flags("inbox", "unread"),
+        }
+    )
+    if requester_ids is not None:
+        rows = rows.where(Requester.id.in_(requester_ids))
+    return rows_written(session, insert(RequesterThread).from_select(columns, rows))
+
+
+def _has_value(column: Any) -> Any:
+    # A JSON column may hold SQL NULL or a JSON null, depending on how the row was written.
+    return and_(column.is_not(None), cast(column, String) != "null")
+
+
+def _in_group(column: Any, ranged: bool) -> Any:
+    """`column` within the bound id group: `first`..`last` when ranged, else the `ids` list."""
+    if ranged:
+        return column.between(bindparam("first"), bindparam("last"))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+def _bonus_thread_statements(ranged: bool) -> tuple[Any, Any, Any]:
+    """The three INSERT ... SELECTs of `bonus_threads`, built once (building a statement
+    costs more than running it) with the requester, the time and the id group bound."""
+    now = bindparam("now", type_=UTCDateTime)
+    requester = bindparam("requester_id", type_=Integer)
+    paid = (
+        select(Bonus)
+        .where(
+            Bonus.requester_id == requester,
+            _in_group(Bonus.id, ranged),
+            Bonus.without_message.is_(False),
+            _has_value(Bonus.public_message),
+        )
+        .subquery()
+    )
+    title = case((_has_value(paid.c.public_title), paid.c.public_title), else_=literal(DEFAULT_BONUS_TOPIC, JSONType))
+    columns, rows = named_select(
+        thread_row(
+            requester_id=paid.c.requester_id,
+            kind=ThreadKind.BONUS.value,
+            topic=title,
+            answerable=False,
+            toloker_id=paid.c.user_id,
+            bonus_id=paid.c.id,
+            assignment_id=paid.c.assignment_id,
+            delivered_count=1,
+            created=now,
+        )
+    )
+    threads = insert(MessageThread).from_select(columns, rows)
+    # The batch's bonuses and their threads, both found by the id group: by primary key
+    # and by `ix_message_threads_bonus_id` (a restriction on `bonus_id` lets both SQLite
+    # and PostgreSQL use that partial index). The cost follows the batch, never the number
+    # of BONUS threads the requester already has. Only bonus threads carry a `bonus_id`.
+    joined = (
+        select(MessageThread.id, MessageThread.requester_id, MessageThread.toloker_id, Bonus.public_message)
+        .select_from(Bonus)
+        .join(MessageThread, MessageThread.bonus_id == Bonus.id)
+        .where(Bonus.requester_id == requester, _in_group(Bonus.id, ranged))
+        .where(_in_group(MessageThread.bonus_id, ranged), MessageThread.kind == ThreadKind.BONUS.value)
+        .subquery()
+    )
+    columns, rows = named_select(
+        {
+            "thread_id": joined.c.id,
+            "requester_id": joined.c.requester_id,
+            "sender_role": InterlocutorRole.REQUESTER.value,
+            "sender_id": bindparam("sender_id"),
+            "text": joined.c.public_message,
+            "created": now,
+        }
+    )
+    messages = insert(Message).from_select(columns, rows)
+    columns, rows = named_select(
+        {
+            "user_id": joined.c.toloker_id,
+            "thread_id": joined.c.id,
+            "requester_id": joined.c.requester_id,
+            "created": now,
+            **flags("inbox", "notification", "unread"),
+        }
+    )
+    toloker_threads = insert(TolokerThread).from_select(columns, rows)
+    return threads, messages, toloker_threads
+
+
+_RANGED_STATEMENTS = _bonus_thread_statements(ranged=True)
+_LISTED_STATEMENTS = _bonus_thread_statements(ranged=False)
+
+
+def bonus_threads(
+    session: Session, requester_id: int, group: tuple[int, int] | list[int], sender_id: str, now: datetime
+) -> int:
+    """A thread, its message and the Toloker's row per paid bonus of the id group that has a
+    message: a (first, last) range or a list of ids. How many threads were made."""
+    params: dict[str, Any] = {"requester_id": requester_id, "now": now, "sender_id": sender_id}
+    if isinstance(group, tuple):
+        threads, messages, toloker_threads = _RANGED_STATEMENTS
+        params["first"], params["last"] = group
+    else:
+        threads, messages, toloker_threads = _LISTED_STATEMENTS
+        params["ids"] = group
+    made = rows_written(session, threads, params)
+    if not made:
+        return 0
+    # On the connection: a session would take the parameters for an ORM bulk INSERT.
+    connection = session.connection()
+    connection.execute(messages, params)
+    connection.execute(toloker_threads, params)
+    return made

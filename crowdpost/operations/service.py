@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.events import OperationFinished, publish
-from crowdpost.kit.bulk import upsert
 from crowdpost.kit.pagination import ListParams, paginate
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
+from crowdpost.operations import repository
 
 PENDING, RUNNING, SUCCESS, FAIL = "PENDING", "RUNNING", "SUCCESS", "FAIL"
 TERMINAL = frozenset({SUCCESS, FAIL})
@@ -80,47 +80,38 @@ def do_claim(
 ) -> tuple[Operation, bool]:
     """Creates the operation, or finds the one that already has this id: (operation, created).
 
-    The unique key decides, so concurrent requests with one id create it once; on
-    PostgreSQL the losers wait for the winner's commit and then read its row.
+    The unique key decides (`repository.insert_if_new`), so concurrent requests with one
+    id create it once.
     """
     now = utcnow()
-    stmt = upsert(session, Operation)
-    created = session.execute(
-        stmt.values(
-            requester_id=requester_id,
-            public_id=public_id,
-            type=operation_type,
-            status=status,
-            submitted=now,
-            started=now if status == RUNNING else None,
-            progress=0,
-            parameters=parameters or {},
-            details=details or {},
-            cursor=0,
-        )
-        .on_conflict_do_nothing(index_elements=["requester_id", "public_id"])
-        .returning(Operation)
-    ).scalar_one_or_none()
+    created = repository.insert_if_new(
+        session,
+        requester_id=requester_id,
+        public_id=public_id,
+        type=operation_type,
+        status=status,
+        submitted=now,
+        started=now if status == RUNNING else None,
+        progress=0,
+        parameters=parameters or {},
+        details=details or {},
+        cursor=0,
+    )
     if created is None:
         return get_operation(session, requester_id, public_id), False
     return created, True
 
 
 def get_operation(session: Session, requester_id: int, public_id: str) -> Operation:
-    operation = session.execute(
-        select(Operation).where(Operation.requester_id == requester_id, Operation.public_id == public_id)
-    ).scalar_one_or_none()
+    operation = repository.find_operation(session, requester_id, public_id)
     if operation is None:
         raise DoesNotExist(f"Operation {public_id!r} does not exist")
     return operation
 
 
 def lock_operation(session: Session, operation_id: int) -> Operation | None:
-    """The operation's row, locked until commit (PostgreSQL; SQLite writers are serial anyway)."""
-    stmt = select(Operation).where(Operation.id == operation_id).execution_options(populate_existing=True)
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return session.execute(stmt).scalar_one_or_none()
+    """The operation's row, locked until commit (for a job that advances it)."""
+    return repository.lock_operation(session, operation_id)
 
 
 def do_start(operation: Operation) -> None:
@@ -219,4 +210,4 @@ def operation_log(session: Session, operation: Operation) -> Iterator[dict[str, 
 
 
 def get_operation_by_key(session: Session, operation_key: int) -> Operation | None:
-    return session.get(Operation, operation_key)
+    return repository.get_operation_by_key(session, operation_key)
