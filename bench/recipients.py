@@ -37,7 +37,8 @@ from bench.common import RESULTS, write_section  # noqa: E402
 from crowdpost.db import Database, make_engine  # noqa: E402
 from crowdpost.kit.language_list import language_list  # noqa: E402
 from crowdpost.migrate import upgrade  # noqa: E402
-from crowdpost.workforce.audience import AudienceRequest, count_audience  # noqa: E402
+from crowdpost.workforce.schemas import AudienceRequest  # noqa: E402
+from crowdpost.workforce.service.audience import count_audience  # noqa: E402
 
 SECTION = "## Recipient filters"
 MIN_STARTED = 2

@@ -333,7 +333,7 @@ def ledger(requester_id: Annotated[str, typer.Argument(help="Requester id")]) ->
 def import_tolokers(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Create or update Tolokers from CSV or JSON lines; all or nothing."""
     from crowdpost.workforce.schemas import TolokerIn
-    from crowdpost.workforce.service import do_import_tolokers
+    from crowdpost.workforce.service.imports import do_import_tolokers
 
     _import_file(path, TolokerIn, do_import_tolokers, "Tolokers")
 
@@ -342,7 +342,7 @@ def import_tolokers(path: Annotated[Path, typer.Argument(exists=True, dir_okay=F
 def import_assignments(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Record assignments from CSV or JSON lines; all or nothing."""
     from crowdpost.workforce.schemas import AssignmentIn
-    from crowdpost.workforce.service import do_import_assignments
+    from crowdpost.workforce.service.imports import do_import_assignments
 
     _import_file(path, AssignmentIn, do_import_assignments, "assignments")
 

@@ -16,7 +16,7 @@ from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import ApiToken, Pool, Project, Requester
 from crowdpost.workforce.schemas import AssignmentIn, TolokerIn
-from crowdpost.workforce.service import do_import_assignments, do_import_tolokers
+from crowdpost.workforce.service.imports import do_import_assignments, do_import_tolokers
 
 __all__ = ["DEMO_REQUESTER_TOKEN", "DEMO_TOLOKER_ID", "DEMO_TOLOKER_TOKEN", "DemoSummary", "do_load_demo"]
 

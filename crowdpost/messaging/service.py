@@ -38,9 +38,8 @@ from crowdpost.messaging.schemas import (
     ThreadKind,
 )
 from crowdpost.models import MessageThread
-from crowdpost.workforce.audience import (
-    AudienceCount,
-    AudienceRequest,
+from crowdpost.workforce.schemas import AudienceCount, AudienceRequest
+from crowdpost.workforce.service.audience import (
     audience_select,
     check_audience_request,
     count_audience,

@@ -1,8 +1,11 @@
-"""Wire models: the admin bulk imports of Tolokers and assignments, and the requester API."""
+"""Wire models (the admin bulk imports of Tolokers and assignments, and the requester API),
+and the audience request and count the audience service takes and answers."""
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -291,3 +294,20 @@ class RecipientsCounted(BaseModel):
     excluded: RecipientsExcluded
     unknown_ids: list[str] | None = Field(None, description="DIRECT only: ids that are no Toloker of yours")
     banned_ids: list[str] | None = Field(None, description="DIRECT only: ids left out by your active bans")
+
+
+@dataclass(frozen=True)
+class AudienceRequest:
+    requester_id: int
+    select_type: str  # "DIRECT" | "FILTER" | "ALL"
+    recipients_ids: Sequence[str] | None = None
+    recipients_filter: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AudienceCount:
+    count: int  # who would receive
+    banned: int  # left out: active ban by this requester
+    unknown: int  # DIRECT ids that are no Toloker or never started this requester's tasks
+    unknown_ids: list[str]  # those ids (DIRECT only)
+    banned_ids: list[str]  # DIRECT only

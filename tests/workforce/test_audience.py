@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
 from crowdpost.db import Database
-from crowdpost.workforce import audience
-from crowdpost.workforce.audience import AudienceRequest, audience_select, count_audience
+from crowdpost.workforce.repository import audience
+from crowdpost.workforce.schemas import AudienceRequest
+from crowdpost.workforce.service.audience import audience_select, count_audience
 from tests.fixtures.factories import Admin
 from tests.workforce.conftest import Workplace, make_workplace, worked
 

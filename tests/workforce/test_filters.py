@@ -24,8 +24,9 @@ from sqlalchemy import update
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import UserSkill
-from crowdpost.workforce.audience import AudienceRequest, audience_select
 from crowdpost.workforce.filters import KEYS, Operator
+from crowdpost.workforce.schemas import AudienceRequest
+from crowdpost.workforce.service.audience import audience_select
 from tests.fixtures.factories import Admin
 from tests.workforce.conftest import Workplace, make_workplace, worked
 

@@ -10,11 +10,11 @@ from crowdpost.accounts.auth import OperatorDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.bulk import validate_items
-from crowdpost.kit.ids import format_id
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.routing import WireRoute
-from crowdpost.workforce import service
+from crowdpost.workforce import views
 from crowdpost.workforce.schemas import AssignmentIn, AssignmentOut, TolokerIn, TolokerOut
+from crowdpost.workforce.service import imports
 
 router = APIRouter(route_class=WireRoute, tags=["admin: workforce"])
 
@@ -57,7 +57,7 @@ def import_tolokers(
     _: OperatorDep, session: SessionDep, settings: SettingsDep, body: Any = Body(...)
 ) -> WireJSONResponse:
     items = validate_items(TolokerIn, body, settings.bulk_max_items)
-    return wire(service.do_import_tolokers(session, items), status_code=201)
+    return wire(imports.do_import_tolokers(session, items), status_code=201)
 
 
 @router.post(
@@ -71,8 +71,5 @@ def import_assignments(
     _: OperatorDep, session: SessionDep, settings: SettingsDep, body: Any = Body(...)
 ) -> WireJSONResponse:
     items = validate_items(AssignmentIn, body, settings.bulk_max_items)
-    created = service.do_import_assignments(session, items)
-    return wire(
-        [{**row, "id": format_id(row["id"]), "pool_id": format_id(row["pool_id"])} for row in created],
-        status_code=201,
-    )
+    created = imports.do_import_assignments(session, items)
+    return wire([views.imported_assignment_view(row) for row in created], status_code=201)

@@ -12,19 +12,20 @@ from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.pagination import ListParams, TimeRanges, list_params, time_ranges
 from crowdpost.kit.routing import WireRoute
-from crowdpost.workforce import assignments, pools, restrictions, skills
-from crowdpost.workforce.audience import AudienceRequest, count_audience
-from crowdpost.workforce.listing import TimeRanges, time_ranges
+from crowdpost.workforce import views
 from crowdpost.workforce.schemas import (
     AssignmentPatch,
+    AudienceRequest,
     RecipientsCount,
     RecipientsCounted,
     RestrictionSet,
     SkillCreate,
     UserSkillSet,
 )
+from crowdpost.workforce.service import assignments, pools, restrictions, skills
+from crowdpost.workforce.service.audience import count_audience
 
 router = APIRouter(route_class=WireRoute, tags=["workforce"])
 
@@ -41,7 +42,7 @@ def _page(items: Sequence[Any], has_more: bool, view: Any) -> WireJSONResponse:
 
 @router.post("/skills", status_code=201, summary="Create a skill (hidden unless hidden=false)")
 def create_skill(caller: RequesterDep, session: SessionDep, body: SkillCreate) -> WireJSONResponse:
-    return wire(skills.skill_view(skills.do_create_skill(session, caller.requester_id, body)), status_code=201)
+    return wire(views.skill_view(skills.do_create_skill(session, caller.requester_id, body)), status_code=201)
 
 
 @router.get("/skills", summary="List your skills")
@@ -53,17 +54,17 @@ def find_skills(
     is_global: bool | None = Query(None, alias="global"),
 ) -> WireJSONResponse:
     items, more = skills.list_skills(session, caller.requester_id, paging, name=name, is_global=is_global)
-    return _page(items, more, skills.skill_view)
+    return _page(items, more, views.skill_view)
 
 
 @router.get("/skills/{skill_id}", summary="Get a skill")
 def get_skill(caller: RequesterDep, session: SessionDep, skill_id: str) -> WireJSONResponse:
-    return wire(skills.skill_view(skills.get_skill(session, caller.requester_id, skill_id)))
+    return wire(views.skill_view(skills.get_skill(session, caller.requester_id, skill_id)))
 
 
 @router.put("/user-skills", summary="Set a Toloker's skill value (0-100, fractional allowed)")
 def set_user_skill(caller: RequesterDep, session: SessionDep, body: UserSkillSet) -> WireJSONResponse:
-    return wire(skills.user_skill_view(skills.do_set_user_skill(session, caller.requester_id, body)))
+    return wire(views.user_skill_view(skills.do_set_user_skill(session, caller.requester_id, body)))
 
 
 @router.get("/user-skills", summary="List Toloker skill values")
@@ -78,12 +79,12 @@ def find_user_skills(
     items, more = skills.list_user_skills(
         session, caller.requester_id, paging, ranges, user_id=user_id, skill_id=skill_id
     )
-    return _page(items, more, skills.user_skill_view)
+    return _page(items, more, views.user_skill_view)
 
 
 @router.get("/user-skills/{user_skill_id}", summary="Get a Toloker skill value")
 def get_user_skill(caller: RequesterDep, session: SessionDep, user_skill_id: str) -> WireJSONResponse:
-    return wire(skills.user_skill_view(skills.get_user_skill(session, caller.requester_id, user_skill_id)))
+    return wire(views.user_skill_view(skills.get_user_skill(session, caller.requester_id, user_skill_id)))
 
 
 @router.delete("/user-skills/{user_skill_id}", status_code=204, summary="Remove a skill from a Toloker")
@@ -98,7 +99,7 @@ def delete_user_skill(caller: RequesterDep, session: SessionDep, user_skill_id: 
 @router.put("/user-restrictions", summary="Ban a Toloker (ALL_PROJECTS, PROJECT or POOL; optional will_expire)")
 def set_user_restriction(caller: RequesterDep, session: SessionDep, body: RestrictionSet) -> WireJSONResponse:
     row, created = restrictions.do_set_restriction(session, caller.requester_id, body)
-    return wire(restrictions.restriction_view(row), status_code=201 if created else 200)
+    return wire(views.restriction_view(row), status_code=201 if created else 200)
 
 
 @router.get("/user-restrictions", summary="List active bans")
@@ -114,13 +115,13 @@ def find_user_restrictions(
     items, more = restrictions.list_restrictions(
         session, caller.requester_id, paging, scope=scope, user_id=user_id, project_id=project_id, pool_id=pool_id
     )
-    return _page(items, more, restrictions.restriction_view)
+    return _page(items, more, views.restriction_view)
 
 
 @router.get("/user-restrictions/{restriction_id}", summary="Get an active ban")
 def get_user_restriction(caller: RequesterDep, session: SessionDep, restriction_id: str) -> WireJSONResponse:
     row = restrictions.get_restriction(session, caller.requester_id, restriction_id)
-    return wire(restrictions.restriction_view(row))
+    return wire(views.restriction_view(row))
 
 
 @router.delete("/user-restrictions/{restriction_id}", status_code=204, summary="Lift a ban")
@@ -134,7 +135,7 @@ def delete_user_restriction(caller: RequesterDep, session: SessionDep, restricti
 
 @router.post("/projects", status_code=201, summary="Create a project", openapi_extra=_OBJECT_BODY)
 def create_project(caller: RequesterDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
-    return wire(pools.project_view(pools.do_create_project(session, caller.requester_id, body)), status_code=201)
+    return wire(views.project_view(pools.do_create_project(session, caller.requester_id, body)), status_code=201)
 
 
 @router.get("/projects", summary="List projects")
@@ -142,12 +143,12 @@ def find_projects(
     caller: RequesterDep, session: SessionDep, paging: Paging, status: str | None = None
 ) -> WireJSONResponse:
     items, more = pools.list_projects(session, caller.requester_id, paging, status=status)
-    return _page(items, more, pools.project_view)
+    return _page(items, more, views.project_view)
 
 
 @router.get("/projects/{project_id}", summary="Get a project")
 def get_project(caller: RequesterDep, session: SessionDep, project_id: str) -> WireJSONResponse:
-    return wire(pools.project_view(pools.get_project(session, caller.requester_id, project_id)))
+    return wire(views.project_view(pools.get_project(session, caller.requester_id, project_id)))
 
 
 # ------------------------------------------------------------------------------------------------- pools
@@ -155,7 +156,7 @@ def get_project(caller: RequesterDep, session: SessionDep, project_id: str) -> W
 
 @router.post("/pools", status_code=201, summary="Create a pool (closed)", openapi_extra=_OBJECT_BODY)
 def create_pool(caller: RequesterDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
-    return wire(pools.pool_view(pools.do_create_pool(session, caller.requester_id, body)), status_code=201)
+    return wire(views.pool_view(pools.do_create_pool(session, caller.requester_id, body)), status_code=201)
 
 
 @router.get("/pools", summary="List pools")
@@ -168,12 +169,12 @@ def find_pools(
     project_id: str | None = None,
 ) -> WireJSONResponse:
     items, more = pools.list_pools(session, caller.requester_id, paging, ranges, status=status, project_id=project_id)
-    return _page(items, more, pools.pool_view)
+    return _page(items, more, views.pool_view)
 
 
 @router.get("/pools/{pool_id}", summary="Get a pool")
 def get_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> WireJSONResponse:
-    return wire(pools.pool_view(pools.get_pool(session, caller.requester_id, pool_id)))
+    return wire(views.pool_view(pools.get_pool(session, caller.requester_id, pool_id)))
 
 
 @router.post("/pools/{pool_id}/open", status_code=204, summary="Open a pool (done when the answer arrives)")
@@ -196,7 +197,7 @@ def find_assignments(
     caller: RequesterDep,
     session: SessionDep,
     paging: Paging,
-    ranges: Annotated[TimeRanges, Depends(time_ranges(*assignments.TIME_FIELDS))],
+    ranges: Annotated[TimeRanges, Depends(time_ranges(*views.ASSIGNMENT_TIME_FIELDS))],
     status: str | None = Query(None, description="Comma-separated statuses"),
     pool_id: str | None = None,
     user_id: str | None = None,
@@ -214,12 +215,12 @@ def find_assignments(
         task_suite_id=task_suite_id,
         task_id=task_id,
     )
-    return _page(items, more, assignments.assignment_view)
+    return _page(items, more, views.assignment_view)
 
 
 @router.get("/assignments/{assignment_id}", summary="Get an assignment")
 def get_assignment(caller: RequesterDep, session: SessionDep, assignment_id: str) -> WireJSONResponse:
-    return wire(assignments.assignment_view(assignments.get_assignment(session, caller.requester_id, assignment_id)))
+    return wire(views.assignment_view(assignments.get_assignment(session, caller.requester_id, assignment_id)))
 
 
 @router.patch("/assignments/{assignment_id}", summary="Accept or reject an assignment")
@@ -227,7 +228,7 @@ def review_assignment(
     caller: RequesterDep, session: SessionDep, assignment_id: str, body: AssignmentPatch
 ) -> WireJSONResponse:
     row = assignments.do_review_assignment(session, caller.requester_id, assignment_id, body)
-    return wire(assignments.assignment_view(row))
+    return wire(views.assignment_view(row))
 
 
 # ------------------------------------------------------------------------------------------------- audiences

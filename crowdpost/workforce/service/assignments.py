@@ -10,60 +10,25 @@ INAPPROPRIATE_STATUS. The review is one conditional UPDATE, stores the time
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState, ValidationFailed, field_error
 from crowdpost.events import AssignmentReviewed, publish
-from crowdpost.kit.ids import format_id, parse_id
-from crowdpost.kit.money import from_micros
-from crowdpost.kit.pagination import ListParams
+from crowdpost.kit.ids import parse_id
+from crowdpost.kit.pagination import ListParams, TimeRanges
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Assignment
-from crowdpost.workforce.listing import TimeRanges, fetch_page
-from crowdpost.workforce.owned import get_owned, owner
 from crowdpost.workforce.profile import AssignmentStatus
+from crowdpost.workforce.repository import assignments as repository
 from crowdpost.workforce.schemas import AssignmentPatch
+from crowdpost.workforce.service.owned import get_owned
 
-ASSIGNMENT_SORT = {
-    "id": Assignment.id,
-    "created": Assignment.created,
-    "submitted": Assignment.submitted,
-    "accepted": Assignment.accepted,
-    "rejected": Assignment.rejected,
-    "skipped": Assignment.skipped,
-    "expired": Assignment.expired,
-}
-TIME_FIELDS = ("submitted", "accepted", "rejected", "skipped", "expired")
 # target status -> statuses it may be reached from
 REVIEWABLE_FROM = {
     AssignmentStatus.ACCEPTED: ("SUBMITTED", "REJECTED"),
     AssignmentStatus.REJECTED: ("SUBMITTED",),
 }
-
-
-def assignment_view(row: Assignment) -> dict[str, Any]:
-    view: dict[str, Any] = {
-        "id": format_id(row.id),
-        "pool_id": format_id(row.pool_id),
-        "user_id": row.user_id,
-        "status": row.status,
-        "reward": from_micros(row.reward_micros),
-        "tasks": [],
-        "solutions": [{"output_values": {}, **s} for s in row.solutions or []],
-        "mixed": False,
-        "automerged": False,
-        "owner": owner(row.requester_id),
-        "created": row.created,
-    }
-    if row.task_suite_id is not None:
-        view["task_suite_id"] = row.task_suite_id
-    for field in (*TIME_FIELDS, "public_comment"):
-        if getattr(row, field) is not None:
-            view[field] = getattr(row, field)
-    return view
 
 
 def get_assignment(session: Session, requester_id: int, assignment_id: str) -> Assignment:
@@ -92,18 +57,17 @@ def list_assignments(
     task_suite_id: str | None,
     task_id: str | None,
 ) -> tuple[Sequence[Assignment], bool]:
-    stmt = select(Assignment).where(Assignment.requester_id == requester_id)
-    if status:
-        stmt = stmt.where(Assignment.status.in_(_statuses(status)))
-    if pool_id is not None:
-        stmt = stmt.where(Assignment.pool_id == (parse_id(pool_id) or -1))
-    if user_id is not None:
-        stmt = stmt.where(Assignment.user_id == user_id)
-    if task_suite_id is not None:
-        stmt = stmt.where(Assignment.task_suite_id == task_suite_id)
-    if task_id is not None:  # tasks are not stored here, so no assignment has one
-        stmt = stmt.where(false())
-    return fetch_page(session, stmt, params, id_column=Assignment.id, sort_fields=ASSIGNMENT_SORT, ranges=ranges)
+    return repository.find_assignments(
+        session,
+        requester_id,
+        params,
+        ranges,
+        statuses=_statuses(status) if status else None,
+        pool_id=(parse_id(pool_id) or -1) if pool_id is not None else None,
+        user_id=user_id,
+        task_suite_id=task_suite_id,
+        task_id=task_id,
+    )
 
 
 def do_review_assignment(session: Session, requester_id: int, assignment_id: str, body: AssignmentPatch) -> Assignment:
@@ -118,23 +82,16 @@ def do_review_assignment(session: Session, requester_id: int, assignment_id: str
         raise ValidationFailed(
             {"public_comment": field_error("VALUE_REQUIRED", "say why: rejections need a public_comment")}
         )
-    now = utcnow()
     stamp = "accepted" if body.status is AssignmentStatus.ACCEPTED else "rejected"
-    changed = session.execute(
-        update(Assignment)
-        .where(Assignment.id == row.id, Assignment.status.in_(allowed_from))
-        .values(status=body.status.value, public_comment=comment, **{stamp: now})
-        .returning(Assignment.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if changed is None:
-        session.refresh(row)
+    reviewed = repository.review(
+        session, row, allowed_from, status=body.status.value, public_comment=comment, stamp=stamp, now=utcnow()
+    )
+    if not reviewed:
         raise ConflictState(
             f"The assignment is {row.status}; only {' or '.join(allowed_from)} can become {body.status.value}",
             code="INAPPROPRIATE_STATUS",
             payload={"appropriate_statuses": list(allowed_from)},
         )
-    session.refresh(row)
     publish(
         session,
         AssignmentReviewed(

@@ -12,23 +12,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState, ValidationFailed, field_error, pydantic_field_errors
 from crowdpost.events import PoolStatusChanged, publish
-from crowdpost.kit.ids import format_id, parse_id
-from crowdpost.kit.pagination import ListParams
+from crowdpost.kit.ids import parse_id
+from crowdpost.kit.pagination import ListParams, TimeRanges
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Pool, Project
 from crowdpost.workforce.filters import parse_filter
-from crowdpost.workforce.listing import TimeRanges, fetch_page
-from crowdpost.workforce.owned import get_owned, get_referenced, owner
+from crowdpost.workforce.repository import pools as repository
 from crowdpost.workforce.schemas import PoolCreate, ProjectCreate
+from crowdpost.workforce.service.owned import get_owned, get_referenced
 from crowdpost.workforce.spec import plain_json
 
-PROJECT_SORT = {"id": Project.id, "created": Project.created, "public_name": Project.public_name}
-POOL_SORT = {"id": Pool.id, "created": Pool.created, "last_started": Pool.last_started}
 _SERVER_FIELDS = {"id", "owner", "status", "created", "last_started", "last_stopped", "last_close_reason", "type"}
 
 
@@ -49,18 +46,6 @@ def _spec(body: dict[str, Any], interpreted: set[str]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ projects
 
 
-def project_view(project: Project) -> dict[str, Any]:
-    view = dict(project.spec)
-    view.update(
-        id=format_id(project.id),
-        public_name=project.public_name,
-        status=project.status,
-        created=project.created,
-        owner=owner(project.requester_id),
-    )
-    return view
-
-
 def do_create_project(session: Session, requester_id: int, body: Any) -> Project:
     parsed: ProjectCreate = _parse(ProjectCreate, body)
     project = Project(
@@ -70,9 +55,7 @@ def do_create_project(session: Session, requester_id: int, body: Any) -> Project
         spec=_spec(body, {"public_name"}),
         created=utcnow(),
     )
-    session.add(project)
-    session.flush()
-    return project
+    return repository.add(session, project)
 
 
 def get_project(session: Session, requester_id: int, project_id: str) -> Project:
@@ -82,30 +65,10 @@ def get_project(session: Session, requester_id: int, project_id: str) -> Project
 def list_projects(
     session: Session, requester_id: int, params: ListParams, *, status: str | None
 ) -> tuple[Sequence[Project], bool]:
-    stmt = select(Project).where(Project.requester_id == requester_id)
-    if status is not None:
-        stmt = stmt.where(Project.status == status)
-    return fetch_page(session, stmt, params, id_column=Project.id, sort_fields=PROJECT_SORT)
+    return repository.find_projects(session, requester_id, params, status=status)
 
 
 # ------------------------------------------------------------------------------------------------ pools
-
-
-def pool_view(pool: Pool) -> dict[str, Any]:
-    view = dict(pool.spec)
-    view.update(
-        id=format_id(pool.id),
-        project_id=format_id(pool.project_id),
-        private_name=pool.private_name,
-        status=pool.status,
-        created=pool.created,
-        owner=owner(pool.requester_id),
-        type="REGULAR",
-    )
-    for field in ("last_started", "last_stopped", "last_close_reason"):
-        if getattr(pool, field) is not None:
-            view[field] = getattr(pool, field)
-    return view
 
 
 def do_create_pool(session: Session, requester_id: int, body: Any) -> Pool:
@@ -121,9 +84,7 @@ def do_create_pool(session: Session, requester_id: int, body: Any) -> Pool:
         spec=_spec(body, {"project_id", "private_name"}),
         created=utcnow(),
     )
-    session.add(pool)
-    session.flush()
-    return pool
+    return repository.add(session, pool)
 
 
 def get_pool(session: Session, requester_id: int, pool_id: str) -> Pool:
@@ -139,12 +100,8 @@ def list_pools(
     status: str | None,
     project_id: str | None,
 ) -> tuple[Sequence[Pool], bool]:
-    stmt = select(Pool).where(Pool.requester_id == requester_id)
-    if status is not None:
-        stmt = stmt.where(Pool.status == status)
-    if project_id is not None:
-        stmt = stmt.where(Pool.project_id == (parse_id(project_id) or -1))
-    return fetch_page(session, stmt, params, id_column=Pool.id, sort_fields=POOL_SORT, ranges=ranges)
+    project_number = (parse_id(project_id) or -1) if project_id is not None else None
+    return repository.find_pools(session, requester_id, params, ranges, status=status, project_id=project_number)
 
 
 def do_set_pool_status(session: Session, requester_id: int, pool_id: str, new_status: str) -> bool:
@@ -166,16 +123,8 @@ def do_set_pool_status(session: Session, requester_id: int, pool_id: str, new_st
         values["last_started"] = now
     else:
         values.update(last_stopped=now, last_close_reason="MANUAL")
-    changed = session.execute(
-        update(Pool)
-        .where(Pool.id == pool.id, Pool.status == old_status)
-        .values(**values)
-        .returning(Pool.id)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
-    if changed is None:  # someone else changed it first
+    if not repository.change_pool_status(session, pool, old_status, values):  # someone else changed it first
         return False
-    session.refresh(pool)
     publish(
         session,
         PoolStatusChanged(

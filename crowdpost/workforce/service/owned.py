@@ -1,15 +1,14 @@
-"""Looking up a requester's own objects by public id, and the `owner` block Toloka returns."""
+"""Looking up a requester's own objects by public id, and checking a Toloker worked for them."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
-from crowdpost.kit.ids import format_id, parse_id
-from crowdpost.models import RequesterToloker, Toloker
+from crowdpost.kit.ids import parse_id
+from crowdpost.workforce.repository import owned as repository
 
 
 class _Owned(Protocol):
@@ -17,10 +16,6 @@ class _Owned(Protocol):
 
 
 T = TypeVar("T", bound=_Owned)
-
-
-def owner(requester_id: int) -> dict[str, Any]:
-    return {"id": format_id(requester_id), "myself": True}
 
 
 def get_referenced(session: Session, model: type[T], requester_id: int, public_id: str | None, field: str) -> T:
@@ -34,21 +29,11 @@ def get_referenced(session: Session, model: type[T], requester_id: int, public_i
         raise ValidationFailed({field: problem}) from exc
 
 
-def require_toloker(session: Session, user_id: str, field: str = "user_id") -> None:
-    if session.get(Toloker, user_id) is None:
-        raise ValidationFailed({field: field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker", user_id)})
-
-
-def require_worker(session: Session, requester_id: int, user_id: str, field: str = "user_id") -> None:
+def check_worker(session: Session, requester_id: int, user_id: str, field: str = "user_id") -> None:
     """The Toloker started at least one of this requester's tasks; otherwise one 400 that
     reads the same for an unknown id and for a Toloker who never worked for them, so
     the answer reveals nothing about other requesters' Tolokers (as bonuses do)."""
-    started = session.execute(
-        select(RequesterToloker.started_count).where(
-            RequesterToloker.requester_id == requester_id, RequesterToloker.user_id == user_id
-        )
-    ).scalar_one_or_none()
-    if not started:
+    if not repository.started_count(session, requester_id, user_id):
         raise ValidationFailed(
             {field: field_error("ENTITY_DOES_NOT_EXIST", "no such Toloker among those who started your tasks", user_id)}
         )
@@ -58,7 +43,7 @@ def get_owned(session: Session, model: type[T], requester_id: int, public_id: st
     """The row behind `public_id` if this requester owns it; otherwise 404, also for
     another requester's row, so ids never reveal what exists."""
     number = parse_id(public_id)
-    row = session.get(model, number) if number is not None else None
+    row = repository.row_by_id(session, model, number) if number is not None else None
     if row is None or row.requester_id != requester_id:
         raise DoesNotExist(f"No {what} {public_id!r}")
     return row

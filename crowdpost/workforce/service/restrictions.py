@@ -3,49 +3,23 @@
 `PUT` creates a ban, or updates the active one with the same Toloker and scope target.
 `DELETE` marks it deleted. A ban past `will_expire` is no longer active: it disappears
 from lists and stops excluding the Toloker from audiences, with no job involved (every
-query compares `will_expire` with the database clock).
+query compares `will_expire` with the database clock: `repository.restrictions.active_bans`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
-from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.ids import parse_id
 from crowdpost.kit.pagination import ListParams
-from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Pool, Project, UserRestriction
-from crowdpost.workforce.listing import fetch_page
-from crowdpost.workforce.owned import get_referenced, require_worker
+from crowdpost.workforce.repository import restrictions as repository
 from crowdpost.workforce.schemas import RestrictionScope, RestrictionSet
-
-RESTRICTION_SORT = {"id": UserRestriction.id, "created": UserRestriction.created}
-
-
-def restriction_view(row: UserRestriction) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": format_id(row.id), "scope": row.scope, "user_id": row.user_id}
-    if row.project_id is not None:
-        view["project_id"] = format_id(row.project_id)
-    if row.pool_id is not None:
-        view["pool_id"] = format_id(row.pool_id)
-    if row.private_comment is not None:
-        view["private_comment"] = row.private_comment
-    if row.will_expire is not None:
-        view["will_expire"] = row.will_expire
-    view["created"] = row.created
-    return view
-
-
-def _active(stmt: Select[Any]) -> Select[Any]:
-    return stmt.where(
-        UserRestriction.deleted.is_(None),
-        or_(UserRestriction.will_expire.is_(None), UserRestriction.will_expire > db_utcnow()),
-    )
+from crowdpost.workforce.service.owned import check_worker, get_referenced
 
 
 def _target(session: Session, requester_id: int, body: RestrictionSet) -> tuple[int | None, int | None]:
@@ -69,18 +43,9 @@ def _target(session: Session, requester_id: int, body: RestrictionSet) -> tuple[
 def do_set_restriction(session: Session, requester_id: int, body: RestrictionSet) -> tuple[UserRestriction, bool]:
     """The ban and whether it was created (False: an active one was updated)."""
     project_id, pool_id = _target(session, requester_id, body)
-    require_worker(session, requester_id, body.user_id)
+    check_worker(session, requester_id, body.user_id)
     will_expire = to_naive_utc(body.will_expire, "will_expire") if body.will_expire else None
-    same = _active(
-        select(UserRestriction).where(
-            UserRestriction.requester_id == requester_id,
-            UserRestriction.user_id == body.user_id,
-            UserRestriction.scope == body.scope.value,
-            UserRestriction.project_id.is_(None) if project_id is None else UserRestriction.project_id == project_id,
-            UserRestriction.pool_id.is_(None) if pool_id is None else UserRestriction.pool_id == pool_id,
-        )
-    )
-    existing = session.execute(same.limit(1)).scalar_one_or_none()
+    existing = repository.same_active_ban(session, requester_id, body.user_id, body.scope.value, project_id, pool_id)
     if existing is not None:
         existing.private_comment = body.private_comment
         existing.will_expire = will_expire
@@ -96,17 +61,12 @@ def do_set_restriction(session: Session, requester_id: int, body: RestrictionSet
         will_expire=will_expire,
         created=utcnow(),
     )
-    session.add(row)
-    session.flush()
-    return row, True
+    return repository.add_ban(session, row), True
 
 
 def get_restriction(session: Session, requester_id: int, restriction_id: str) -> UserRestriction:
     number = parse_id(restriction_id)
-    row: UserRestriction | None = None
-    if number is not None:
-        stmt = select(UserRestriction).where(UserRestriction.id == number, UserRestriction.requester_id == requester_id)
-        row = session.execute(_active(stmt)).scalar_one_or_none()
+    row = repository.active_ban(session, requester_id, number) if number is not None else None
     if row is None:
         raise DoesNotExist(f"No active ban {restriction_id!r}")
     return row
@@ -122,18 +82,16 @@ def list_restrictions(
     project_id: str | None,
     pool_id: str | None,
 ) -> tuple[Sequence[UserRestriction], bool]:
-    stmt = _active(select(UserRestriction).where(UserRestriction.requester_id == requester_id))
-    if scope is not None:
-        stmt = stmt.where(UserRestriction.scope == scope)
-    if user_id is not None:
-        stmt = stmt.where(UserRestriction.user_id == user_id)
-    if project_id is not None:
-        stmt = stmt.where(UserRestriction.project_id == (parse_id(project_id) or -1))
-    if pool_id is not None:
-        stmt = stmt.where(UserRestriction.pool_id == (parse_id(pool_id) or -1))
-    return fetch_page(session, stmt, params, id_column=UserRestriction.id, sort_fields=RESTRICTION_SORT)
+    return repository.find_active_bans(
+        session,
+        requester_id,
+        params,
+        scope=scope,
+        user_id=user_id,
+        project_id=(parse_id(project_id) or -1) if project_id is not None else None,
+        pool_id=(parse_id(pool_id) or -1) if pool_id is not None else None,
+    )
 
 
 def do_delete_restriction(session: Session, requester_id: int, restriction_id: str) -> None:
-    row = get_restriction(session, requester_id, restriction_id)
-    session.execute(update(UserRestriction).where(UserRestriction.id == row.id).values(deleted=utcnow()))
+    repository.mark_deleted(session, get_restriction(session, requester_id, restriction_id).id, utcnow())

@@ -1,12 +1,14 @@
-"""Who receives a message: the audience of a DIRECT, FILTER or ALL send, as one SELECT.
+"""The SQL of audiences: who receives a DIRECT, FILTER or ALL send, as one SELECT.
+
+The rules (callers go through `workforce.service.audience`, which checks the request first):
 
     ALL     Tolokers who started at least `min_started` of this requester's tasks
             (`settings.all_recipients_min_started`, 2 by default: the seed's rule)
     FILTER  Tolokers who started at least one of this requester's tasks and match the filter
     DIRECT  the given ids that are Tolokers and started at least one of this requester's tasks
 
-Exclusion: a Toloker with any *active* ban set by this requester (not deleted, and
-`will_expire` empty or in the future by the database's clock) receives nothing, whatever
+Exclusion: a Toloker with any *active* ban set by this requester (`restrictions.active_bans`:
+not deleted, and `will_expire` empty or in the future by the database's clock) receives nothing, whatever
 the ban's scope. A message is not tied to a pool or project, and the seed says to write
 only to Tolokers who are not banned, so a project- or pool-scoped ban excludes too.
 
@@ -17,40 +19,18 @@ appears once, because the query is driven by `requester_tolokers`, whose key is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import Exists, Join
 
-from crowdpost.errors import ValidationFailed, field_error
-from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import RequesterToloker, Toloker, UserRestriction
 from crowdpost.workforce.filters import UserIdColumn, compile_filter, parse_filter, uses_profile
-
-SELECT_TYPES = ("DIRECT", "FILTER", "ALL")
-
-
-@dataclass(frozen=True)
-class AudienceRequest:
-    requester_id: int
-    select_type: str  # "DIRECT" | "FILTER" | "ALL"
-    recipients_ids: Sequence[str] | None = None
-    recipients_filter: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class AudienceCount:
-    count: int  # who would receive
-    banned: int  # left out: active ban by this requester
-    unknown: int  # DIRECT ids that are no Toloker or never started this requester's tasks
-    unknown_ids: list[str]  # those ids (DIRECT only)
-    banned_ids: list[str]  # DIRECT only
-
+from crowdpost.workforce.repository.restrictions import active_bans
+from crowdpost.workforce.schemas import AudienceRequest
 
 # A requester with more Tolokers than this gets the "scan tolokers" plan on SQLite.
 LARGE_AUDIENCE = 20_000
@@ -83,13 +63,6 @@ def _join_sqlite(join: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"
 
 
-def _active(stmt: Select[Any]) -> Select[Any]:
-    return stmt.where(
-        UserRestriction.deleted.is_(None),
-        or_(UserRestriction.will_expire.is_(None), UserRestriction.will_expire > db_utcnow()),
-    )
-
-
 def is_banned(requester_id: int, user_id: InstrumentedAttribute[str]) -> Exists:
     """`EXISTS` an active ban by this requester on the Toloker in `user_id`.
 
@@ -99,30 +72,12 @@ def is_banned(requester_id: int, user_id: InstrumentedAttribute[str]) -> Exists:
     bans = select(UserRestriction.id).where(
         UserRestriction.user_id == user_id, UserRestriction.requester_id == requester_id
     )
-    return _active(bans).exists()
+    return active_bans(bans).exists()
 
 
 def banned_ids(requester_id: int) -> Select[str]:
     """Each Toloker with an active ban by this requester, once."""
-    return _active(select(UserRestriction.user_id).where(UserRestriction.requester_id == requester_id)).distinct()
-
-
-def check_audience_request(req: AudienceRequest) -> None:
-    """The request's shape: a known select type and what that type needs."""
-    if req.select_type not in SELECT_TYPES:
-        raise ValidationFailed(
-            {
-                "recipients_select_type": field_error(
-                    "UNKNOWN_ENUM_VALUE", "recipients_select_type must be DIRECT, FILTER or ALL", *SELECT_TYPES
-                )
-            }
-        )
-    if req.select_type == "DIRECT" and not req.recipients_ids:
-        raise ValidationFailed(
-            {"recipients_ids": field_error("VALUE_REQUIRED", "DIRECT needs a non-empty recipients_ids list")}
-        )
-    if req.select_type == "FILTER" and req.recipients_filter is None:
-        raise ValidationFailed({"recipients_filter": field_error("VALUE_REQUIRED", "FILTER needs recipients_filter")})
+    return active_bans(select(UserRestriction.user_id).where(UserRestriction.requester_id == requester_id)).distinct()
 
 
 def is_large_audience(session: Session, requester_id: int) -> bool:
@@ -138,7 +93,6 @@ def _candidates(
 ) -> Select[str]:
     """The audience before bans are taken out. `only` (an outer query's column) narrows it
     to one Toloker, compared on the driving table so each check is a key lookup."""
-    check_audience_request(req)
     worked = RequesterToloker
     stmt = select(worked.user_id.label("user_id")).where(worked.requester_id == req.requester_id)
     key: UserIdColumn = worked.user_id  # the Toloker id of the driving table
@@ -171,19 +125,15 @@ def audience_select(req: AudienceRequest, *, min_started: int, large: bool = Tru
 
     `large=False` (from `is_large_audience`) lets SQLite walk a small requester's own
     Tolokers instead of scanning every Toloker; the result is the same either way.
-    Raises ValidationFailed (naming the path inside the filter) for bad requests."""
+    Raises ValidationFailed (naming the path inside the filter) for a bad filter."""
     candidates = _candidates(req, min_started, large=large)
     return candidates.where(~is_banned(req.requester_id, RequesterToloker.user_id))
 
 
-def count_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudienceCount:
-    """How many would receive, and who is left out and why; one statement either way.
-
-    ALL/FILTER: two scalar sub-selects, each planned on its own: the audience itself, and
+def count_filtered(session: Session, req: AudienceRequest, *, min_started: int, large: bool) -> tuple[int, int]:
+    """ALL/FILTER: (how many receive, how many candidates an active ban leaves out); one
+    statement of two scalar sub-selects, each planned on its own: the audience itself, and
     this requester's banned Tolokers that are candidates (a few key lookups per ban)."""
-    if req.select_type == "DIRECT":
-        return _count_direct(session, req, min_started)
-    large = req.select_type == "FILTER" and is_large_audience(session, req.requester_id)
     audience = audience_select(req, min_started=min_started, large=large)
     receiving = select(func.count()).select_from(audience.subquery())
     bans = banned_ids(req.requester_id).subquery()
@@ -191,10 +141,11 @@ def count_audience(session: Session, req: AudienceRequest, *, min_started: int) 
     count, banned = session.execute(
         select(receiving.scalar_subquery(), left_out.select_from(bans).scalar_subquery())
     ).one()
-    return AudienceCount(count=int(count), banned=int(banned), unknown=0, unknown_ids=[], banned_ids=[])
+    return int(count), int(banned)
 
 
-def _count_direct(session: Session, req: AudienceRequest, min_started: int) -> AudienceCount:
+def direct_candidates(session: Session, req: AudienceRequest, *, min_started: int) -> dict[str, bool]:
+    """DIRECT: each candidate id -> whether an active ban leaves it out."""
     candidates = _candidates(req, min_started).subquery()
     bans = banned_ids(req.requester_id).subquery()
     rows = session.execute(
@@ -202,14 +153,4 @@ def _count_direct(session: Session, req: AudienceRequest, min_started: int) -> A
             candidates.outerjoin(bans, bans.c.user_id == candidates.c.user_id)
         )
     ).all()
-    found = {user_id: bool(banned) for user_id, banned in rows}
-    wanted = list(dict.fromkeys(req.recipients_ids or ()))
-    unknown_ids = [uid for uid in wanted if uid not in found]
-    banned_list = [uid for uid in wanted if found.get(uid)]
-    return AudienceCount(
-        count=len(found) - len(banned_list),
-        banned=len(banned_list),
-        unknown=len(unknown_ids),
-        unknown_ids=unknown_ids,
-        banned_ids=banned_list,
-    )
+    return {user_id: bool(banned) for user_id, banned in rows}

@@ -4,26 +4,21 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ValidationFailed, field_error
-from crowdpost.kit.bulk import add_item_errors, chunks, upsert
+from crowdpost.kit.bulk import add_item_errors
 from crowdpost.kit.ids import parse_id
 from crowdpost.kit.language_list import language_list
 from crowdpost.kit.money import to_micros
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
-from crowdpost.models import Assignment, Pool, RequesterToloker, Toloker, TolokerLanguage
+from crowdpost.workforce.repository import tolokers as repository
 from crowdpost.workforce.schemas import AssignmentIn, TolokerIn, Version
 from crowdpost.workforce.spec import plain_json
-
-# SQLite allows 32,766 bound parameters per statement; stay well below it.
-_IN_CHUNK = 5000
 
 
 def new_toloker_id() -> str:
@@ -65,27 +60,15 @@ def do_import_tolokers(session: Session, items: Sequence[TolokerIn]) -> list[dic
 
     now = utcnow()
     rows = [_profile_row(item, item.id or new_toloker_id(), now) for item in items]
-    stmt = upsert(session, Toloker)
-    profile_columns = [c for c in rows[0] if c not in ("id", "created")]
-    session.execute(
-        stmt.on_conflict_do_update(index_elements=["id"], set_={c: stmt.excluded[c] for c in profile_columns}),
-        rows,
-    )
+    repository.upsert_tolokers(session, rows)
     ids = [row["id"] for row in rows]
-    for part in chunks(ids, _IN_CHUNK):
-        session.execute(delete(TolokerLanguage).where(TolokerLanguage.user_id.in_(part)))
     languages = [
         {"user_id": row["id"], "language": lang}
         for row, item in zip(rows, items, strict=True)
         for lang in item.languages
     ]
-    if languages:
-        session.execute(insert(TolokerLanguage), languages)
-    created = {
-        t.id: t.created
-        for part in chunks(ids, _IN_CHUNK)
-        for t in session.execute(select(Toloker.id, Toloker.created).where(Toloker.id.in_(part)))
-    }
+    repository.replace_languages(session, ids, languages)
+    created = repository.created_times(session, ids)
     return [
         {
             "id": row["id"],
@@ -97,27 +80,11 @@ def do_import_tolokers(session: Session, items: Sequence[TolokerIn]) -> list[dic
     ]
 
 
-def _existing_tolokers(session: Session, user_ids: set[str]) -> set[str]:
-    found: set[str] = set()
-    for part in chunks(sorted(user_ids), _IN_CHUNK):
-        found.update(session.execute(select(Toloker.id).where(Toloker.id.in_(part))).scalars())
-    return found
-
-
-def _pools_by_id(session: Session, pool_ids: set[int]) -> dict[int, tuple[int, int]]:
-    """pool id -> (requester id, project id)."""
-    result: dict[int, tuple[int, int]] = {}
-    for part in chunks(sorted(pool_ids), _IN_CHUNK):
-        for row in session.execute(select(Pool.id, Pool.requester_id, Pool.project_id).where(Pool.id.in_(part))):
-            result[row.id] = (row.requester_id, row.project_id)
-    return result
-
-
 def do_import_assignments(session: Session, items: Sequence[AssignmentIn]) -> list[dict[str, Any]]:
     """Record assignments and bump each Toloker's per-requester started count."""
     pool_numbers = {item.pool_id: parse_id(item.pool_id) for item in items}
-    pools = _pools_by_id(session, {n for n in pool_numbers.values() if n is not None})
-    known_users = _existing_tolokers(session, {item.user_id for item in items})
+    pools = repository.pools_by_id(session, {n for n in pool_numbers.values() if n is not None})
+    known_users = repository.existing_tolokers(session, {item.user_id for item in items})
     errors: dict[str, Any] = {}
     for index, item in enumerate(items):
         number = pool_numbers[item.pool_id]
@@ -161,9 +128,8 @@ def do_import_assignments(session: Session, items: Sequence[AssignmentIn]) -> li
                 "solutions": plain_json([s.model_dump() for s in item.solutions]) if item.solutions else None,
             }
         )
-    new_ids = session.execute(insert(Assignment).returning(Assignment.id, sort_by_parameter_order=True), rows)
-    assignment_ids = list(new_ids.scalars())
-    _bump_started_counts(session, rows)
+    assignment_ids = repository.insert_assignments(session, rows)
+    repository.bump_started_counts(session, rows)
     return [
         {
             "id": aid,
@@ -174,34 +140,3 @@ def do_import_assignments(session: Session, items: Sequence[AssignmentIn]) -> li
         }
         for aid, row in zip(assignment_ids, rows, strict=True)
     ]
-
-
-def _bump_started_counts(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    counts: Counter[tuple[int, str]] = Counter((row["requester_id"], row["user_id"]) for row in rows)
-    first: dict[tuple[int, str], datetime] = {}
-    last: dict[tuple[int, str], datetime] = {}
-    for row in rows:
-        key = (row["requester_id"], row["user_id"])
-        first[key] = min(first.get(key, row["created"]), row["created"])
-        last[key] = max(last.get(key, row["created"]), row["created"])
-    stmt = upsert(session, RequesterToloker)
-    table = RequesterToloker.__table__
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["requester_id", "user_id"],
-            set_={
-                "started_count": table.c.started_count + stmt.excluded.started_count,
-                "last_started": stmt.excluded.last_started,
-            },
-        ),
-        [
-            {
-                "requester_id": key[0],
-                "user_id": key[1],
-                "started_count": n,
-                "first_started": first[key],
-                "last_started": last[key],
-            }
-            for key, n in counts.items()
-        ],
-    )

@@ -1,0 +1,26 @@
+"""Lookups every resource shares: a row by primary key, and whether a Toloker worked for a requester."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from crowdpost.models import RequesterToloker
+
+T = TypeVar("T")
+
+
+def row_by_id(session: Session, model: type[T], row_id: int) -> T | None:
+    return session.get(model, row_id)
+
+
+def started_count(session: Session, requester_id: int, user_id: str) -> int | None:
+    """How many of this requester's tasks the Toloker started; None if none ever."""
+    count: int | None = session.execute(
+        select(RequesterToloker.started_count).where(
+            RequesterToloker.requester_id == requester_id, RequesterToloker.user_id == user_id
+        )
+    ).scalar_one_or_none()
+    return count
