@@ -30,6 +30,7 @@ from sqlalchemy import or_, select, update
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
+from crowdpost.models.job import JobStatus
 from crowdpost.worker.registry import give_up_handler_for, handler_for
 
 log = logging.getLogger("crowdpost.worker")
@@ -78,8 +79,8 @@ def worker_name() -> str:
 def claim_job(db: Database, name: str, lease: timedelta = DEFAULT_LEASE) -> Job | None:
     now = utcnow()
     claimable = or_(
-        (Job.status == "QUEUED") & (Job.run_after <= now),
-        (Job.status == "RUNNING") & (Job.lease_until < now),
+        (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
+        (Job.status == JobStatus.RUNNING) & (Job.lease_until < now),
     )
     if db.is_sqlite:
         # Look before taking SQLite's one write lock: an idle poll that took it would make
@@ -97,7 +98,7 @@ def claim_job(db: Database, name: str, lease: timedelta = DEFAULT_LEASE) -> Job 
         session.execute(
             update(Job)
             .where(Job.id == job.id)
-            .values(status="RUNNING", locked_by=name, lease_until=now + lease, attempts=Job.attempts + 1)
+            .values(status=JobStatus.RUNNING, locked_by=name, lease_until=now + lease, attempts=Job.attempts + 1)
         )
         session.flush()
         session.refresh(job)
@@ -122,7 +123,7 @@ def run_job(db: Database, job: Job) -> bool:
             update(Job)
             .where(Job.id == job.id)
             .values(
-                status="FAILED" if give_up else "QUEUED",
+                status=JobStatus.FAILED if give_up else JobStatus.QUEUED,
                 run_after=utcnow() + backoff,
                 lease_until=None,
                 last_error="".join(traceback.format_exception_only(exc))[-4000:],
@@ -143,7 +144,9 @@ def run_job(db: Database, job: Job) -> bool:
                 session.execute(outcome)
         return give_up
     with db.transaction() as session:
-        session.execute(update(Job).where(Job.id == job.id).values(status="DONE", finished=utcnow(), lease_until=None))
+        session.execute(
+            update(Job).where(Job.id == job.id).values(status=JobStatus.DONE, finished=utcnow(), lease_until=None)
+        )
     return True
 
 

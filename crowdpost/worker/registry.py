@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
+from crowdpost.models.job import JobStatus
 
 # A handler gets a fresh session (its own transaction) and the job payload. It must be
 # idempotent: after a crash the same job runs again.
@@ -56,5 +57,5 @@ def give_up_handler_for(kind: str) -> GiveUpHandler | None:
 def enqueue(session: Session, kind: str, payload: dict[str, Any], run_after: datetime | None = None) -> None:
     now = utcnow()
     session.execute(
-        insert(Job).values(kind=kind, payload=payload, status="QUEUED", run_after=run_after or now, created=now)
+        insert(Job).values(kind=kind, payload=payload, status=JobStatus.QUEUED, run_after=run_after or now, created=now)
     )

@@ -14,6 +14,7 @@ from crowdpost.app import create_app
 from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.models import Job, Operation
+from crowdpost.models.job import JobStatus
 from crowdpost.rewards.runner import do_operation_step
 from crowdpost.worker.loop import run_pending
 from tests.fixtures.factories import Admin
@@ -226,5 +227,7 @@ def test_large_batch_is_accepted_in_one_request(client: httpx.Client, crew: Crew
     run_pending(db)
     assert _operation(client, operation_id)["details"]["success_count"] == 5000
     with db.transaction(write=False) as session:
-        assert session.execute(select(func.count()).select_from(Job).where(Job.status != "DONE")).scalar_one() == 0
+        assert (
+            session.execute(select(func.count()).select_from(Job).where(Job.status != JobStatus.DONE)).scalar_one() == 0
+        )
     assert paid_total(db, crew.requester.id) == Decimal(5)

@@ -23,6 +23,7 @@ from crowdpost.app import create_app
 from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.models import Bonus, Job, Operation, Requester
+from crowdpost.models.job import JobStatus
 from crowdpost.worker.loop import run_pending
 from tests.conftest import assert_ledgers_balance
 from tests.fixtures.backends import SqliteBackend
@@ -135,7 +136,9 @@ def test_worker_killed_mid_operation_then_restarted_pays_each_item_once(
         assert 0 < _bonus_count(db) < KILL_ITEMS
         with db.transaction(write=False) as session:
             unfinished = (
-                session.execute(select(Job.status).where(Job.status.in_(("RUNNING", "QUEUED")))).scalars().all()
+                session.execute(select(Job.status).where(Job.status.in_((JobStatus.RUNNING, JobStatus.QUEUED))))
+                .scalars()
+                .all()
             )
         # The rest of the operation is still owed: the step the kill interrupted (RUNNING
         # under the dead worker's lease; its work may or may not have committed) and/or

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
+from crowdpost.models.job import JobStatus
 from crowdpost.worker import loop
 from crowdpost.worker.registry import enqueue, register_job, unregister_job
 
@@ -74,7 +75,9 @@ def test_enqueued_job_runs_once(db: Database) -> None:
     assert loop.run_pending(db) == 1
     assert loop.run_pending(db) == 0
     assert calls == [{"n": 1}]
-    assert _jobs(db)[0].status == "DONE"
+    assert _jobs(db)[0].status is JobStatus.DONE
+    with db.transaction(write=False) as session:  # stored as the plain string it always was
+        assert session.execute(text("SELECT status FROM jobs")).scalar_one() == "DONE"
 
 
 def test_job_rolled_back_with_its_cause_never_runs(db: Database) -> None:
@@ -94,12 +97,12 @@ def test_failed_job_is_retried_later(db: Database) -> None:
         enqueue(session, "test.flaky", {"n": 3})
     loop.run_pending(db)
     job = _jobs(db)[0]
-    assert job.status == "QUEUED"
+    assert job.status == JobStatus.QUEUED
     assert "transient" in (job.last_error or "")
     with db.transaction() as session:
         session.execute(update(Job).values(run_after=utcnow()))
     loop.run_pending(db)
-    assert _jobs(db)[0].status == "DONE"
+    assert _jobs(db)[0].status == JobStatus.DONE
     assert len(calls) == 2
 
 
@@ -124,7 +127,7 @@ def test_unknown_job_kind_fails_without_retry(db: Database) -> None:
         enqueue(session, "test.nobody-handles-this", {})
     loop.run_pending(db)
     job = _jobs(db)[0]
-    assert job.status == "FAILED"
+    assert job.status == JobStatus.FAILED
     assert "no handler" in (job.last_error or "")
 
 
@@ -136,9 +139,9 @@ def test_job_the_database_refuses_is_given_up_not_retried_forever(db: Database) 
     for _ in range(loop.INTEGRITY_ATTEMPTS + 2):
         loop.run_pending(db)
         with db.transaction() as session:
-            session.execute(update(Job).where(Job.status == "QUEUED").values(run_after=utcnow()))
+            session.execute(update(Job).where(Job.status == JobStatus.QUEUED).values(run_after=utcnow()))
     job = _jobs(db)[0]
-    assert job.status == "FAILED"
+    assert job.status == JobStatus.FAILED
     assert job.attempts == (loop.INTEGRITY_ATTEMPTS if db.is_sqlite else 1)
     assert len(calls) == job.attempts
     assert len(given_up) == 1
@@ -155,4 +158,4 @@ def test_transient_error_is_not_given_up(db: Database) -> None:
     with db.transaction() as session:
         enqueue(session, "test.flaky", {"n": 6})
     loop.run_pending(db)
-    assert _jobs(db)[0].status == "QUEUED"
+    assert _jobs(db)[0].status == JobStatus.QUEUED
