@@ -19,8 +19,38 @@ from crowdpost.db import Database
 from crowdpost.errors import request_id_var
 from crowdpost.writes import GroupCommit, PooledWrites
 
-# Enough for the test's queue to form behind the blocked first unit.
+# A bound on every wait (a broken GroupCommit fails the test rather than hanging it);
+# nothing waits for time to pass: each step waits for the event that makes it safe.
 WAIT = 10
+
+
+class _QueueWatch:
+    """Wraps a GroupCommit's queue: every put (a unit, or close's stop mark) releases a
+    semaphore, so a test waits until units are queued instead of sleeping. The group
+    thread keeps reading the same queue underneath."""
+
+    def __init__(self, group: GroupCommit) -> None:
+        self._inner = group._queue
+        self._puts = threading.Semaphore(0)
+        group._queue = self  # type: ignore[assignment]
+
+    def put(self, item: Any) -> None:
+        self._inner.put(item)
+        self._puts.release()
+
+    def get(self) -> Any:
+        return self._inner.get()
+
+    def get_nowait(self) -> Any:
+        return self._inner.get_nowait()
+
+    async def queued(self, count: int) -> None:
+        """Returns once `count` more items were put (from a thread: the puts happen on the loop)."""
+
+        def wait() -> bool:
+            return all(self._puts.acquire(timeout=WAIT) for _ in range(count))
+
+        assert await asyncio.to_thread(wait), f"{count} units were not queued"
 
 
 @pytest.fixture
@@ -72,8 +102,9 @@ async def _start_blocking_unit(committer: GroupCommit) -> tuple[asyncio.Future[A
 async def _blocked_then(committer: GroupCommit, works: list[Callable[[Session], Any]]) -> list[Any]:
     """Runs a first unit that waits until every other unit is queued, so they form one group."""
     first, release = await _start_blocking_unit(committer)
+    watch = _QueueWatch(committer)
     tasks = [asyncio.ensure_future(committer.run(work)) for work in works]
-    await asyncio.sleep(0.05)  # every task has queued its unit
+    await watch.queued(len(works))
     release.set()
     results = await asyncio.gather(first, *tasks, return_exceptions=True)
     return results[1:]
@@ -124,14 +155,16 @@ def test_a_failed_commit_fails_every_unit_and_stores_nothing(db: Database, commi
 def test_a_unit_cancelled_before_it_starts_never_runs(db: Database, committer: GroupCommit) -> None:
     async def scenario() -> None:
         first, release = await _start_blocking_unit(committer)
+        watch = _QueueWatch(committer)
         doomed = asyncio.ensure_future(committer.run(_add_toloker("gc-cancelled")))
-        await asyncio.sleep(0.05)
+        await watch.queued(1)
         doomed.cancel()
-        await asyncio.sleep(0)
-        release.set()
-        await first
+        # Done (cancelled) only after its unit's future was cancelled: that callback of the
+        # awaited future runs before the task's own wake-up.
         with pytest.raises(asyncio.CancelledError):
             await doomed
+        release.set()
+        await first
         await committer.run(_add_toloker("gc-later"))  # the cancelled unit's group is over
 
     asyncio.run(scenario())
@@ -154,10 +187,11 @@ def test_a_closed_group_commit_runs_what_was_queued_and_refuses_more(db: Databas
 
     async def scenario() -> None:
         first, release = await _start_blocking_unit(group)
+        watch = _QueueWatch(group)
         queued = asyncio.ensure_future(group.run(_add_toloker("gc-queued")))
-        await asyncio.sleep(0.05)
+        await watch.queued(1)
         closing = asyncio.ensure_future(asyncio.to_thread(group.close))
-        await asyncio.sleep(0.05)
+        await watch.queued(1)  # close() has marked the group closed and queued its stop
         release.set()
         assert await queued == "gc-queued"
         await first
