@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Header
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from crowdpost.accounts import repository
 from crowdpost.accounts.exposure import is_well_known
 from crowdpost.accounts.tokens import hash_token, parse_authorization
 from crowdpost.config import Settings, SettingsDep
 from crowdpost.db import Database, SessionDep
 from crowdpost.errors import AccessDenied, AuthenticationFailed
 from crowdpost.kit.ids import format_id
-from crowdpost.models import ApiToken
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,6 @@ class TolokerCaller:
     toloker_id: str
 
 
-# Every request runs it: built once, with the hash bound.
-_TOKEN_LOOKUP = select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id).where(
-    ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked.is_(None)
-)
-
-
 def resolve_caller(session: SessionDep, settings: SettingsDep, authorization: str | None = Header(None)) -> Caller:
     return identify(session, settings, authorization)
 
@@ -64,7 +57,7 @@ def identify(session: Session, settings: Settings, authorization: str | None) ->
         raise AuthenticationFailed("Authentication failed: published tokens work only in development")
     if hmac.compare_digest(token.encode(), settings.admin_token.encode()):
         return Caller(role="OPERATOR")
-    row = session.execute(_TOKEN_LOOKUP, {"token_hash": hash_token(token)}).one_or_none()
+    row = repository.live_token(session, hash_token(token))
     if row is None:
         raise AuthenticationFailed("Authentication failed: unknown or revoked token")
     return Caller(role=row.role, requester_id=row.requester_id, toloker_id=row.toloker_id)

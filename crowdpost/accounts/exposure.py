@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from crowdpost.accounts import repository
 from crowdpost.accounts.tokens import DEMO_TOKENS, hash_token
 from crowdpost.config import DEFAULT_ADMIN_TOKEN, Settings
-from crowdpost.models import ApiToken
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 
@@ -73,10 +72,7 @@ def demo_refusal(settings: Settings, hosts: list[str]) -> str | None:
 def active_demo_tokens(session: Session) -> list[str]:
     """The demo tokens this database accepts (present and not revoked)."""
     by_hash = {hash_token(t): t for t in DEMO_TOKENS}
-    rows = session.execute(
-        select(ApiToken.token_hash).where(ApiToken.token_hash.in_(list(by_hash)), ApiToken.revoked.is_(None))
-    ).scalars()
-    found = set(rows)
+    found = repository.live_token_hashes(session, by_hash)
     return [token for digest, token in by_hash.items() if digest in found]
 
 

@@ -1,4 +1,5 @@
-"""Requesters and tokens: create, deposit, view. No HTTP here, and no commit."""
+"""Requesters and tokens: create, deposit, revoke. No HTTP here, and no commit; the SQL is in
+`accounts.repository`, the wire dicts in `accounts.views`."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from crowdpost.accounts import repository
 from crowdpost.accounts.tokens import REQUESTER_PREFIX, TOLOKER_PREFIX, hash_token, new_token
+from crowdpost.accounts.views import deposit_view
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
-from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.ids import parse_id
 from crowdpost.kit.jsonwire import dumps, loads
 from crowdpost.kit.money import MoneyError, from_micros, to_micros
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import ApiToken, LedgerEntry, Operation, Requester, Toloker
+from crowdpost.models import Operation, Requester
 from crowdpost.operations import service as operations
 from crowdpost.rewards.ledger import LedgerLine, change_balance
 
@@ -56,14 +58,8 @@ def check_deposit_amount(amount: Decimal, field: str = "amount") -> int:
 def issue_token(session: Session, *, requester_id: int | None = None, toloker_id: str | None = None) -> str:
     role, prefix = ("REQUESTER", REQUESTER_PREFIX) if requester_id is not None else ("TOLOKER", TOLOKER_PREFIX)
     token = new_token(prefix)
-    session.execute(
-        insert(ApiToken).values(
-            token_hash=hash_token(token),
-            role=role,
-            requester_id=requester_id,
-            toloker_id=toloker_id,
-            created=utcnow(),
-        )
+    repository.add_token(
+        session, hash_token(token), role, requester_id=requester_id, toloker_id=toloker_id, now=utcnow()
     )
     return token
 
@@ -80,9 +76,9 @@ def do_create_requester(
     if not any(v.strip() for v in names.values()):
         raise ValidationFailed({"public_name": field_error("VALUE_REQUIRED", "public_name must not be blank")})
     opening = check_deposit_amount(balance, "balance") if balance else 0
-    requester = Requester(public_name=names, company=company, email=email, balance_micros=0, created=utcnow())
-    session.add(requester)
-    session.flush()
+    requester = repository.add_requester(
+        session, Requester(public_name=names, company=company, email=email, balance_micros=0, created=utcnow())
+    )
     if opening:
         change_balance(
             session,
@@ -107,10 +103,7 @@ def _credit(
     balance = change_balance(
         session, requester_id, [LedgerLine("DEPOSIT", micros, reference, description or "Deposit")]
     )
-    entry_id = session.execute(
-        select(LedgerEntry.id).where(LedgerEntry.requester_id == requester_id, LedgerEntry.reference == reference)
-    ).scalar_one()
-    return balance, entry_id
+    return balance, repository.ledger_entry_id(session, requester_id, reference)
 
 
 @dataclass(frozen=True)
@@ -119,15 +112,6 @@ class DepositAnswer:
 
     body: dict[str, Any]
     replayed: bool
-
-
-def deposit_body(requester_id: int, amount: Decimal, balance_micros: int, entry_id: int) -> dict[str, Any]:
-    return {
-        "requester_id": format_id(requester_id),
-        "amount": amount,
-        "balance": from_micros(balance_micros),
-        "ledger_entry_id": format_id(entry_id),
-    }
 
 
 def do_deposit_once(
@@ -147,7 +131,7 @@ def do_deposit_once(
     micros = check_deposit_amount(amount)
     if operation_id is None:
         balance, entry_id = _credit(session, requester_id, micros, f"deposit:{uuid.uuid4().hex}", description)
-        return DepositAnswer(deposit_body(requester_id, amount, balance, entry_id), replayed=False)
+        return DepositAnswer(deposit_view(requester_id, amount, balance, entry_id), replayed=False)
     public_id = operations.check_public_id(operation_id)
     operation, created = operations.do_claim(
         session,
@@ -160,7 +144,7 @@ def do_deposit_once(
     if not created:
         return DepositAnswer(_replay_deposit(operation, micros), replayed=True)
     balance, entry_id = _credit(session, requester_id, micros, f"deposit:operation:{public_id}", description)
-    body = deposit_body(requester_id, amount, balance, entry_id)
+    body = deposit_view(requester_id, amount, balance, entry_id)
     operations.do_finish(
         session,
         operation,
@@ -207,35 +191,17 @@ def do_revoke_token(session: Session, token: str) -> RevokedToken:
     request with it, in any process, gets 401.
     """
     digest = hash_token(token)
-    row = session.execute(
-        update(ApiToken)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked.is_(None))
-        .values(revoked=utcnow())
-        .returning(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id, ApiToken.revoked)
-    ).one_or_none()
+    row = repository.revoke_token(session, digest, utcnow())
     newly = row is not None
     if row is None:
-        row = session.execute(
-            select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id, ApiToken.revoked).where(
-                ApiToken.token_hash == digest
-            )
-        ).one_or_none()
+        row = repository.token_by_hash(session, digest)
     if row is None or row.revoked is None:
         raise DoesNotExist("No such token (tokens are stored hashed; check that it was copied whole)")
     return RevokedToken(row.role, row.requester_id, row.toloker_id, row.revoked, newly)
 
 
-def revoked_token_view(revoked: RevokedToken) -> dict[str, Any]:
-    view: dict[str, Any] = {"revoked": True, "role": revoked.role, "revoked_at": revoked.revoked}
-    if revoked.requester_id is not None:
-        view["requester_id"] = format_id(revoked.requester_id)
-    if revoked.toloker_id is not None:
-        view["toloker_id"] = revoked.toloker_id
-    return view
-
-
 def get_requester(session: Session, requester_id: int) -> Requester:
-    requester = session.get(Requester, requester_id)
+    requester = repository.requester_by_id(session, requester_id)
     if requester is None:
         raise DoesNotExist("Requester does not exist")
     return requester
@@ -249,20 +215,6 @@ def find_requester_by_public_id(session: Session, public_id: str) -> Requester:
 
 
 def do_issue_toloker_token(session: Session, toloker_id: str) -> str:
-    if session.get(Toloker, toloker_id) is None:
+    if not repository.toloker_exists(session, toloker_id):
         raise DoesNotExist(f"Toloker {toloker_id!r} does not exist")
     return issue_token(session, toloker_id=toloker_id)
-
-
-def requester_view(requester: Requester) -> dict[str, object]:
-    """Toloka's RequesterViewV1 as a plain dict."""
-    public_id = format_id(requester.id)
-    view: dict[str, object] = {
-        "id": public_id,
-        "balance": from_micros(requester.balance_micros),
-        "public_name": requester.public_name,
-    }
-    view["company"] = {"id": public_id, "superintendent_id": public_id}
-    if requester.company:
-        view["company_name"] = requester.company
-    return view

@@ -1,6 +1,8 @@
 """Reading Toloker and assignment files for `crowdpost admin import-*`: CSV or JSON lines.
 
 Every row is validated before anything is written; errors carry the file's line number.
+An input parser of the CLI interface (like an endpoint, it hands what it read to
+`service.imports`), so it sits beside `endpoints/`, not in the service.
 """
 
 from __future__ import annotations

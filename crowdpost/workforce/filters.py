@@ -20,6 +20,10 @@ Semantics (also in the description of `POST /api/v1/recipients/count`):
   requester's skills are visible; another requester's skill id matches nobody.
 - `UNKNOWN` as the value of an enumerated computed key means "not detected" (NULL).
 - Regions and cities compare by id (no region hierarchy is stored).
+
+Where it sits: a compiler, used by `repository/audience.py` (compile_filter) and by the
+services (parse_filter, to check a pool's filter); it runs no statement itself, so it stays
+a module of its own beside `repository/` rather than inside it.
 """
 
 from __future__ import annotations

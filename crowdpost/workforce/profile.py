@@ -1,4 +1,6 @@
-"""The vocabulary of Toloker profiles, shared by imports and recipient filters."""
+"""The vocabulary of Toloker profiles, shared by imports and recipient filters.
+
+Its own module (not `schemas.py`) because `filters.py` needs it too, and it is plain enums."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Toloka objects we store but do not interpret (`spec` columns) and how they go back out."""
+"""Toloka objects we store but do not interpret (`spec` columns) and how they go back out.
+
+Pure value helpers (no SQL, no HTTP) used by the services and by `schemas.py`."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import hmac
 
 from fastapi import APIRouter, Query
 
-from crowdpost.accounts import service
+from crowdpost.accounts import service, views
 from crowdpost.accounts.auth import OperatorDep
 from crowdpost.accounts.schemas import (
     DepositCreate,
@@ -21,9 +21,7 @@ from crowdpost.accounts.schemas import (
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.errors import ValidationFailed, field_error
-from crowdpost.kit.ids import format_id
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.money import from_micros
 from crowdpost.kit.routing import WireRoute
 
 router = APIRouter(route_class=WireRoute, tags=["admin: accounts"])
@@ -38,24 +36,12 @@ def create_requester(body: RequesterCreate, _: OperatorDep, session: SessionDep)
         email=body.email,
         balance=body.balance,
     )
-    r = created.requester
-    return wire(
-        {
-            "id": format_id(r.id),
-            "token": created.token,
-            "balance": from_micros(r.balance_micros),
-            "public_name": r.public_name,
-            "company": r.company,
-            "email": r.email,
-            "created": r.created,
-        },
-        status_code=201,
-    )
+    return wire(views.created_requester_view(created), status_code=201)
 
 
 @router.get("/requesters/{requester_id}", response_model=RequesterView, summary="Get a requester")
 def get_requester(requester_id: str, _: OperatorDep, session: SessionDep) -> WireJSONResponse:
-    return wire(service.requester_view(service.find_requester_by_public_id(session, requester_id)))
+    return wire(views.requester_view(service.find_requester_by_public_id(session, requester_id)))
 
 
 @router.post(
@@ -117,4 +103,4 @@ def revoke_token(body: TokenRevoke, _: OperatorDep, session: SessionDep, setting
                 )
             }
         )
-    return wire(service.revoked_token_view(service.do_revoke_token(session, body.token)))
+    return wire(views.revoked_token_view(service.do_revoke_token(session, body.token)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from crowdpost.accounts import service
+from crowdpost.accounts import service, views
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.accounts.schemas import RequesterView
 from crowdpost.db import SessionDep
@@ -16,4 +16,4 @@ router = APIRouter(route_class=WireRoute, tags=["requester"])
 
 @router.get("/requester", response_model=RequesterView, summary="Get account balance")
 def get_requester(caller: RequesterDep, session: SessionDep) -> WireJSONResponse:
-    return wire(service.requester_view(service.get_requester(session, caller.requester_id)))
+    return wire(views.requester_view(service.get_requester(session, caller.requester_id)))

@@ -8,9 +8,10 @@ The rules (callers go through `workforce.service.audience`, which checks the req
     DIRECT  the given ids that are Tolokers and started at least one of this requester's tasks
 
 Exclusion: a Toloker with any *active* ban set by this requester (`restrictions.active_bans`:
-not deleted, and `will_expire` empty or in the future by the database's clock) receives nothing, whatever
-the ban's scope. A message is not tied to a pool or project, and the seed says to write
-only to Tolokers who are not banned, so a project- or pool-scoped ban excludes too.
+not deleted, and `will_expire` empty or in the future by the database's clock) receives
+nothing, whatever the ban's scope. A message is not tied to a pool or project, and the seed
+says to write only to Tolokers who are not banned, so a project- or pool-scoped ban
+excludes too.
 
 `audience_select` is one statement (usable in `INSERT ... SELECT`); every Toloker id
 appears once, because the query is driven by `requester_tolokers`, whose key is
