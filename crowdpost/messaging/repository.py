@@ -33,7 +33,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ClauseElement
 
-from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.bulk import upsert
 from crowdpost.kit.pagination import ListParams, paginate
 from crowdpost.kit.timefmt import utcnow
@@ -135,22 +134,6 @@ def add_thread_once(session: Session, key: list[str], where: Any = None, **value
     return session.execute(stmt.returning(MessageThread.id)).scalar_one_or_none()
 
 
-def parse_folders(raw: str | None, field: str) -> list[Folder]:
-    if not raw:
-        return []
-    folders = []
-    for part in raw.split(","):
-        name = part.strip()
-        try:
-            folders.append(Folder(name))
-        except ValueError:
-            allowed = [f.value for f in Folder]
-            raise ValidationFailed(
-                {field: field_error("UNKNOWN_ENUM_VALUE", f"unknown folder {name!r}; allowed: {allowed}", name)}
-            ) from None
-    return folders
-
-
 def _flag(model: StateModel, folder: Folder) -> Any:
     return getattr(model, FOLDER_COLUMNS[folder])
 
@@ -195,6 +178,13 @@ def toloker_states_page(
 def thread_state(session: Session, who: Participant, thread_id: int) -> State | None:
     state: State | None = session.get(who.state, (who.owner, thread_id))  # type: ignore[assignment]
     return state
+
+
+def get_thread(session: Session, thread_id: int) -> MessageThread:
+    """A thread that exists (a participant's row or a write just made points at it)."""
+    thread = session.get(MessageThread, thread_id)
+    assert thread is not None
+    return thread
 
 
 def threads_by_id(session: Session, thread_ids: Iterable[int]) -> dict[int, MessageThread]:

@@ -261,8 +261,7 @@ def do_requester_reply(
 ) -> dict[str, Any]:
     me = Participant.requester(requester_id)
     state = folders.thread_state(session, me, public_id)
-    thread = session.get(MessageThread, state.thread_id)
-    assert thread is not None
+    thread = repository.get_thread(session, state.thread_id)
     if thread.kind not in REPLYABLE_KINDS:
         raise ConflictState("Notifications and platform messages cannot be answered")
     check_texts(None, text)

@@ -71,8 +71,7 @@ def _land_toloker_message(
 def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[str, str]) -> dict[str, Any]:
     """Returns the thread the reply landed in (the Toloker's own conversation thread)."""
     state = folders.thread_state(session, Participant.toloker(user_id), public_id)
-    thread = session.get(MessageThread, state.thread_id)
-    assert thread is not None
+    thread = repository.get_thread(session, state.thread_id)
     if not thread.answerable or thread.kind not in (ThreadKind.COMPOSE, ThreadKind.CONVERSATION, ThreadKind.APPEAL):
         raise ConflictState("This thread does not accept replies")
     check_texts(None, text)
@@ -82,8 +81,7 @@ def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[
         return get_toloker_thread(session, user_id, format_id(first))
     if thread.kind == ThreadKind.COMPOSE:
         target_id = repository.conversation_id(session, thread, user_id, utcnow())
-        target = session.get(MessageThread, target_id)
-        assert target is not None
+        target = repository.get_thread(session, target_id)
     else:
         target = thread
     _land_toloker_message(session, target, user_id, text, key)
@@ -123,8 +121,7 @@ def do_appeal(session: Session, user_id: str, assignment_public_id: str, text_va
     )
     if created is None:
         raise ConflictState("This assignment has been appealed already")
-    thread = session.get(MessageThread, created)
-    assert thread is not None
+    thread = repository.get_thread(session, created)
     _land_toloker_message(session, thread, user_id, texts, dedupe_key("appeal", user_id, assignment.id))
     session.expire_all()
     return get_toloker_thread(session, user_id, format_id(created))

@@ -7,6 +7,7 @@ Extensions: `user_id`, `q`, `interlocutor_role` on the list; `GET /{id}`;
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -18,7 +19,8 @@ from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.messaging import folders, service
-from crowdpost.messaging.repository import Participant, ThreadFilters, parse_folders
+from crowdpost.messaging.endpoints.filters import FolderNeParam, FolderParam, folder_filters
+from crowdpost.messaging.repository import Participant, ThreadFilters
 from crowdpost.messaging.schemas import (
     ComposeForm,
     DryRunView,
@@ -37,15 +39,14 @@ ParamsDep = Annotated[ListParams, Depends(list_params)]
 
 
 def thread_filters(
-    folder: str | None = Query(None, description="Comma list: the thread is in every one of them"),
-    folder_ne: str | None = Query(None, description="Comma list: the thread is in none of them"),
+    folder: FolderParam = None,
+    folder_ne: FolderNeParam = None,
     user_id: str | None = Query(None, max_length=64, description="Threads with this Toloker (extension)"),
     q: str | None = Query(None, description='Words or a "quoted phrase" in topic or text (extension)'),
     interlocutor_role: InterlocutorRole | None = Query(None, description="USER, ADMINISTRATOR or SYSTEM (extension)"),
 ) -> ThreadFilters:
-    return ThreadFilters(
-        folder=parse_folders(folder, "folder"),
-        folder_ne=parse_folders(folder_ne, "folder_ne"),
+    return replace(
+        folder_filters(folder, folder_ne),
         user_id=user_id,
         q=q,
         interlocutor_role=interlocutor_role.value if interlocutor_role else None,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends
 
 from crowdpost.accounts.auth import TolokerDep
 from crowdpost.db import SessionDep
@@ -12,7 +12,8 @@ from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.messaging import folders, toloker_service
-from crowdpost.messaging.repository import Participant, ThreadFilters, parse_folders
+from crowdpost.messaging.endpoints.filters import folder_filters
+from crowdpost.messaging.repository import Participant, ThreadFilters
 from crowdpost.messaging.schemas import (
     AppealForm,
     FoldersForm,
@@ -28,14 +29,7 @@ router = APIRouter(route_class=WireRoute, tags=["toloker: messages"])
 ParamsDep = Annotated[ListParams, Depends(list_params)]
 
 
-def toloker_filters(
-    folder: str | None = Query(None, description="Comma list: the thread is in every one of them"),
-    folder_ne: str | None = Query(None, description="Comma list: the thread is in none of them"),
-) -> ThreadFilters:
-    return ThreadFilters(folder=parse_folders(folder, "folder"), folder_ne=parse_folders(folder_ne, "folder_ne"))
-
-
-FiltersDep = Annotated[ThreadFilters, Depends(toloker_filters)]
+FiltersDep = Annotated[ThreadFilters, Depends(folder_filters)]
 
 
 @router.get("/message-threads", response_model=MessageThreadPage, summary="My message threads")
@@ -71,6 +65,11 @@ def reply(thread_id: str, form: ReplyForm, caller: TolokerDep, session: SessionD
     return wire(toloker_service.do_toloker_reply(session, caller.toloker_id, thread_id, form.text), status_code=201)
 
 
+def _folders(session: Any, caller: Any, thread_id: str, form: FoldersForm, add: bool) -> WireJSONResponse:
+    view = folders.do_change_folders(session, Participant.toloker(caller.toloker_id), thread_id, form.folders, add=add)
+    return wire(view, status_code=201)
+
+
 @router.post(
     "/message-threads/{thread_id}/add-to-folders",
     status_code=201,
@@ -78,9 +77,7 @@ def reply(thread_id: str, form: ReplyForm, caller: TolokerDep, session: SessionD
     summary="Mark unread or important",
 )
 def add_to_folders(thread_id: str, form: FoldersForm, caller: TolokerDep, session: SessionDep) -> WireJSONResponse:
-    who = Participant.toloker(caller.toloker_id)
-    view = folders.do_change_folders(session, who, thread_id, form.folders, add=True)
-    return wire(view, status_code=201)
+    return _folders(session, caller, thread_id, form, True)
 
 
 @router.post(
@@ -90,9 +87,7 @@ def add_to_folders(thread_id: str, form: FoldersForm, caller: TolokerDep, sessio
     summary="Mark read or not important",
 )
 def remove_from_folders(thread_id: str, form: FoldersForm, caller: TolokerDep, session: SessionDep) -> WireJSONResponse:
-    who = Participant.toloker(caller.toloker_id)
-    view = folders.do_change_folders(session, who, thread_id, form.folders, add=False)
-    return wire(view, status_code=201)
+    return _folders(session, caller, thread_id, form, False)
 
 
 @router.post(
