@@ -9,8 +9,8 @@ A job that fails is retried with backoff, up to its `max_attempts`. Errors retry
 cannot fix end it at once: a data error (the database refuses a value, e.g. PostgreSQL
 and U+0000), or an integrity error that persists over `INTEGRITY_ATTEMPTS` (a race
 clears on retry, a bad row does not). A job given up on is FAILED, and its kind's
-give-up handler (`registry.register_job(..., on_give_up=...)`) ends the work it belonged to in that same
-transaction, so an operation never stays RUNNING behind a dead job.
+give-up handler (named with it in `crowdpost.wiring`) ends the work it belonged to in
+that same transaction, so an operation never stays RUNNING behind a dead job.
 """
 
 from __future__ import annotations
