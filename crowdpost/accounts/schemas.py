@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from crowdpost.kit.schemas import LangText
+from crowdpost.kit.schemas import LangText, WireDecimal
 
 
 class CompanyView(BaseModel):
@@ -18,7 +18,7 @@ class RequesterView(BaseModel):
     """Toloka's RequesterViewV1."""
 
     id: str
-    balance: Decimal
+    balance: WireDecimal
     public_name: dict[str, str]
     company: CompanyView | None = None
 
@@ -35,7 +35,7 @@ class RequesterCreate(BaseModel):
 class RequesterCreated(BaseModel):
     id: str
     token: str = Field(description="The API token. Shown once; store it.")
-    balance: Decimal
+    balance: WireDecimal
     public_name: dict[str, str]
     company: str | None = None
     email: str | None = None
@@ -51,8 +51,8 @@ class DepositCreate(BaseModel):
 
 class DepositCreated(BaseModel):
     requester_id: str
-    amount: Decimal
-    balance: Decimal
+    amount: WireDecimal
+    balance: WireDecimal
     ledger_entry_id: str
 
 

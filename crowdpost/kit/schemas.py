@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from crowdpost.kit.money import to_micros
 from crowdpost.kit.timefmt import to_naive_utc
@@ -22,6 +22,22 @@ def _naive_utc(value: datetime) -> datetime:
 
 # A datetime in naive UTC, refused (400 naming the field) when an offset pushes it past year 1 or 9999.
 UtcDateTime = Annotated[datetime, AfterValidator(_naive_utc)]
+
+# Response fields as WireJSONResponse writes them, so /openapi.json describes what is sent
+# (tests/security/test_schemathesis.py checks responses against it): a Decimal is an exact
+# JSON number, a datetime is Toloka's naive UTC `YYYY-MM-DDThh:mm:ss.sss`, which has no
+# offset and so is not an RFC 3339 `date-time`.
+WireDecimal = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+WireDateTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$",
+            "description": "UTC, without an offset",
+        }
+    ),
+]
 
 
 def _exact_micros(value: Decimal) -> Decimal:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+
+from crowdpost.kit.schemas import WireDateTime
 
 
 class OperationView(BaseModel):
@@ -15,9 +16,9 @@ class OperationView(BaseModel):
     id: str
     type: str
     status: str
-    submitted: datetime
-    started: datetime | None = None
-    finished: datetime | None = None
+    submitted: WireDateTime
+    started: WireDateTime | None = None
+    finished: WireDateTime | None = None
     progress: int
     parameters: dict[str, Any]
     details: dict[str, Any]

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+from crowdpost.kit.schemas import WireDateTime, WireDecimal
 
 
 class UserBonusForm(BaseModel):
@@ -23,7 +24,8 @@ class UserBonusForm(BaseModel):
 
 class UserBonusView(UserBonusForm):
     id: str
-    created: datetime
+    amount: WireDecimal = Field(description=UserBonusForm.model_fields["amount"].description)
+    created: WireDateTime
 
 
 class UserBonusBatchResult(BaseModel):
@@ -47,14 +49,14 @@ class TolokerBonusView(BaseModel):
     """A Toloker's own bonus, with title and message in their language."""
 
     id: str
-    amount: Decimal
+    amount: WireDecimal
     requester: RequesterRef
     title: str | None = None
     message: str | None = None
     language: str | None = None
     without_message: bool
     assignment_id: str | None = None
-    created: datetime
+    created: WireDateTime
 
 
 class TolokerBonusPage(BaseModel):
