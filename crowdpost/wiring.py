@@ -5,7 +5,7 @@ give-up handler), every event subscriber and every operation-log renderer; the a
 (`create_app`), the worker process (`crowdpost worker`) and the CLI call it once before
 they run jobs or publish events. Calling it again changes nothing.
 
-    job STEP_JOB                 rewards.tasks: one chunk of an async bonus operation
+    job STEP_JOB                 rewards.runner: one chunk of an async bonus operation
     events                       notifications.subscribers: SYSTEM and bonus threads
     log USER_BONUS.BATCH_CREATE  rewards.runner.bonus_operation_log
 """
@@ -18,13 +18,13 @@ from crowdpost import events
 from crowdpost.notifications import subscribers
 from crowdpost.operations import service as operations
 from crowdpost.operations.service import LogRenderer
-from crowdpost.rewards import runner, tasks
+from crowdpost.rewards import runner
 from crowdpost.rewards.service import BONUS_OPERATION, STEP_JOB
 from crowdpost.worker.registry import GiveUpHandler, Handler, register_job
 
 # kind -> (handler, give-up handler)
 JOBS: dict[str, tuple[Handler, GiveUpHandler | None]] = {
-    STEP_JOB: (tasks.run_bonus_operation_step, tasks.end_bonus_operation),
+    STEP_JOB: (runner.do_operation_step, runner.do_fail_operation),
 }
 
 # event type -> its subscribers, in the order they run

@@ -55,6 +55,7 @@ _CHECK_SHARE = 25
 
 
 def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
+    """The `STEP_JOB` handler: one chunk of an async bonus operation; queues the next step itself."""
     operation = operations.lock_operation(session, int(payload["operation"]))
     if (
         operation is None
