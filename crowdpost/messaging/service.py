@@ -18,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
@@ -38,13 +37,8 @@ from crowdpost.messaging.schemas import (
     ThreadKind,
 )
 from crowdpost.models import MessageThread
-from crowdpost.workforce.schemas import AudienceCount, AudienceRequest
-from crowdpost.workforce.service.audience import (
-    audience_select,
-    check_audience_request,
-    count_audience,
-    is_large_audience,
-)
+from crowdpost.workforce.schemas import AudienceRequest
+from crowdpost.workforce.service.audience import check_audience_request, count_audience, plan_audience
 
 DEDUPE_WINDOW = timedelta(seconds=60)
 REPLYABLE_KINDS = frozenset({ThreadKind.COMPOSE, ThreadKind.CONVERSATION, ThreadKind.APPEAL})
@@ -116,16 +110,6 @@ def list_requester_threads(
 # --- composing --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AudiencePlan:
-    """A compose's audience, worked out once: who receives (one SELECT, for the fan-out)
-    and how many are left out (banned, unknown)."""
-
-    request: AudienceRequest
-    counts: AudienceCount
-    members: Select[str]
-
-
 def check_compose(form: ComposeForm, requester_id: int) -> AudienceRequest:
     check_texts(form.topic, form.text)
     select_type = form.recipients_select_type
@@ -145,15 +129,6 @@ def check_compose(form: ComposeForm, requester_id: int) -> AudienceRequest:
             }
         )
     return req
-
-
-def plan_audience(session: Session, settings: Settings, req: AudienceRequest) -> AudiencePlan:
-    """Count the audience and build its SELECT, asking `is_large_audience` only where the plan
-    depends on it (a FILTER)."""
-    min_started = settings.all_recipients_min_started
-    counts = count_audience(session, req, min_started=min_started)
-    large = req.select_type == SelectType.FILTER and is_large_audience(session, req.requester_id)
-    return AudiencePlan(req, counts, audience_select(req, min_started=min_started, large=large))
 
 
 def do_dry_run(session: Session, settings: Settings, requester_id: int, form: ComposeForm) -> dict[str, Any]:
@@ -197,7 +172,7 @@ def do_compose(
     if first is not None:
         return {**get_requester_thread(session, requester_id, format_id(first)), "policy_warnings": warnings}
     check_quota(session, settings, requester_id, form.recipients_select_type)
-    plan = plan_audience(session, settings, req)
+    plan = plan_audience(session, req, min_started=settings.all_recipients_min_started)
     counts = plan.counts
     if counts.unknown_ids:
         raise ValidationFailed(

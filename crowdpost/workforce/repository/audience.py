@@ -20,9 +20,10 @@ appears once, because the query is driven by `requester_tolokers`, whose key is
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, select
+from sqlalchemy import Select, false, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -89,11 +90,21 @@ def is_large_audience(session: Session, requester_id: int) -> bool:
     return int(seen.scalar_one()) > LARGE_AUDIENCE
 
 
-def _candidates(
-    req: AudienceRequest, min_started: int, *, only: ColumnElement[str] | None = None, large: bool = True
-) -> Select[str]:
-    """The audience before bans are taken out. `only` (an outer query's column) narrows it
-    to one Toloker, compared on the driving table so each check is a key lookup."""
+@dataclass(frozen=True)
+class Candidates:
+    """An audience before bans are taken out, its filter parsed and compiled once: the
+    statement, and the Toloker id column of its driving table (`key`), which a count
+    compares to narrow it to one Toloker."""
+
+    requester_id: int
+    stmt: Select[str]
+    key: UserIdColumn
+
+
+def candidates(req: AudienceRequest, *, min_started: int, large: bool = True) -> Candidates:
+    """Build the audience of a checked request once; `members`, `count_filtered` and
+    `direct_candidates` take it from here.
+    Raises ValidationFailed (naming the path inside the filter) for a bad filter."""
     worked = RequesterToloker
     stmt = select(worked.user_id.label("user_id")).where(worked.requester_id == req.requester_id)
     key: UserIdColumn = worked.user_id  # the Toloker id of the driving table
@@ -104,7 +115,7 @@ def _candidates(
         stmt = stmt.where(worked.started_count >= 1, worked.user_id.in_(ids) if ids else false())
     else:
         stmt, key = _filtered(stmt.where(worked.started_count >= 1), req, large=large)
-    return stmt if only is None else stmt.where(key == only)
+    return Candidates(req.requester_id, stmt, key)
 
 
 def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[Select[str], UserIdColumn]:
@@ -121,37 +132,40 @@ def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[
     return stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=key)), key
 
 
+def members(found: Candidates) -> Select[str]:
+    """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded."""
+    return found.stmt.where(~is_banned(found.requester_id, RequesterToloker.user_id))
+
+
 def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:
     """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded.
 
     `large=False` (from `is_large_audience`) lets SQLite walk a small requester's own
     Tolokers instead of scanning every Toloker; the result is the same either way.
     Raises ValidationFailed (naming the path inside the filter) for a bad filter."""
-    candidates = _candidates(req, min_started, large=large)
-    return candidates.where(~is_banned(req.requester_id, RequesterToloker.user_id))
+    return members(candidates(req, min_started=min_started, large=large))
 
 
-def count_filtered(session: Session, req: AudienceRequest, *, min_started: int, large: bool) -> tuple[int, int]:
+def count_filtered(session: Session, found: Candidates) -> tuple[int, int]:
     """ALL/FILTER: (how many receive, how many candidates an active ban leaves out); one
     statement of two scalar sub-selects, each planned on its own: the audience itself, and
     this requester's banned Tolokers that are candidates (a few key lookups per ban)."""
-    audience = audience_select(req, min_started=min_started, large=large)
-    receiving = select(func.count()).select_from(audience.subquery())
-    bans = banned_ids(req.requester_id).subquery()
-    left_out = select(func.count()).where(_candidates(req, min_started, only=bans.c.user_id, large=large).exists())
+    receiving = select(func.count()).select_from(members(found).subquery())
+    bans = banned_ids(found.requester_id).subquery()
+    left_out = select(func.count()).where(found.stmt.where(found.key == bans.c.user_id).exists())
     count, banned = session.execute(
         select(receiving.scalar_subquery(), left_out.select_from(bans).scalar_subquery())
     ).one()
     return int(count), int(banned)
 
 
-def direct_candidates(session: Session, req: AudienceRequest, *, min_started: int) -> dict[str, bool]:
+def direct_candidates(session: Session, found: Candidates) -> dict[str, bool]:
     """DIRECT: each candidate id -> whether an active ban leaves it out."""
-    candidates = _candidates(req, min_started).subquery()
-    bans = banned_ids(req.requester_id).subquery()
+    listed = found.stmt.subquery()
+    bans = banned_ids(found.requester_id).subquery()
     rows = session.execute(
-        select(candidates.c.user_id, bans.c.user_id.is_not(None)).select_from(
-            candidates.outerjoin(bans, bans.c.user_id == candidates.c.user_id)
+        select(listed.c.user_id, bans.c.user_id.is_not(None)).select_from(
+            listed.outerjoin(bans, bans.c.user_id == listed.c.user_id)
         )
     ).all()
     return {user_id: bool(banned) for user_id, banned in rows}

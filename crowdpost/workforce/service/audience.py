@@ -1,11 +1,13 @@
 """Who receives a message (DIRECT, FILTER or ALL): the check of a request, the dry-run count,
-and the SELECT a send embeds. No HTTP, no commit.
+and the SELECT a send embeds, worked out together by `plan_audience`. No HTTP, no commit.
 
 Messaging calls these; the statements themselves, and the rules they encode (who counts,
 how an active ban excludes), are in `workforce.repository.audience`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
@@ -35,39 +37,54 @@ def check_audience_request(req: AudienceRequest) -> None:
         raise ValidationFailed({"recipients_filter": field_error("VALUE_REQUIRED", "FILTER needs recipients_filter")})
 
 
-def is_large_audience(session: Session, requester_id: int) -> bool:
-    """Whether the requester has more Tolokers than `repository.audience.LARGE_AUDIENCE`:
-    the hint `audience_select` takes to choose its plan."""
-    return repository.is_large_audience(session, requester_id)
+@dataclass(frozen=True)
+class AudiencePlan:
+    """An audience worked out once (the filter parsed and compiled once, `is_large_audience`
+    asked once): who receives (one SELECT, for a fan-out's `INSERT ... SELECT`) and how
+    many would receive and are left out (banned, unknown)."""
+
+    request: AudienceRequest
+    counts: AudienceCount
+    members: Select[str]
+
+
+def plan_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudiencePlan:
+    """Check the request, count its audience and build its SELECT: the one entry point of a send.
+
+    Only a FILTER's plan depends on the requester's size: `large=False` lets SQLite walk a
+    small requester's own Tolokers instead of scanning every Toloker (same result).
+    Raises ValidationFailed (naming the path inside the filter) for bad requests."""
+    check_audience_request(req)
+    large = req.select_type == "FILTER" and repository.is_large_audience(session, req.requester_id)
+    found = repository.candidates(req, min_started=min_started, large=large)
+    if req.select_type == "DIRECT":
+        counts = _count_direct(session, req, found)
+    else:
+        count, banned = repository.count_filtered(session, found)
+        counts = AudienceCount(count=count, banned=banned, unknown=0, unknown_ids=[], banned_ids=[])
+    return AudiencePlan(req, counts, repository.members(found))
 
 
 def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:
-    """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded.
-
-    `large=False` (from `is_large_audience`) lets SQLite walk a small requester's own
-    Tolokers instead of scanning every Toloker; the result is the same either way.
+    """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded,
+    with the plan `large` names (the result is the same either way).
     Raises ValidationFailed (naming the path inside the filter) for bad requests."""
     check_audience_request(req)
     return repository.audience_select(req, min_started=min_started, large=large)
 
 
 def count_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudienceCount:
-    """How many would receive, and who is left out and why; one statement either way."""
-    check_audience_request(req)
-    if req.select_type == "DIRECT":
-        return _count_direct(session, req, min_started)
-    large = req.select_type == "FILTER" and repository.is_large_audience(session, req.requester_id)
-    count, banned = repository.count_filtered(session, req, min_started=min_started, large=large)
-    return AudienceCount(count=count, banned=banned, unknown=0, unknown_ids=[], banned_ids=[])
+    """How many would receive, and who is left out and why (the dry run); one statement either way."""
+    return plan_audience(session, req, min_started=min_started).counts
 
 
-def _count_direct(session: Session, req: AudienceRequest, min_started: int) -> AudienceCount:
-    found = repository.direct_candidates(session, req, min_started=min_started)
+def _count_direct(session: Session, req: AudienceRequest, found: repository.Candidates) -> AudienceCount:
+    found_ids = repository.direct_candidates(session, found)
     wanted = list(dict.fromkeys(req.recipients_ids or ()))
-    unknown_ids = [uid for uid in wanted if uid not in found]
-    banned_list = [uid for uid in wanted if found.get(uid)]
+    unknown_ids = [uid for uid in wanted if uid not in found_ids]
+    banned_list = [uid for uid in wanted if found_ids.get(uid)]
     return AudienceCount(
-        count=len(found) - len(banned_list),
+        count=len(found_ids) - len(banned_list),
         banned=len(banned_list),
         unknown=len(unknown_ids),
         unknown_ids=unknown_ids,
