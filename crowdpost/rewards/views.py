@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from crowdpost.kit.ids import format_id
+from crowdpost.kit.language_choice import pick_language
 from crowdpost.kit.money import from_micros
 from crowdpost.messaging.policy import sanitize_html
 from crowdpost.models import Bonus
@@ -98,16 +99,6 @@ def _toloker_title(text: str) -> str:
 @lru_cache(maxsize=1024)
 def _toloker_message(text: str) -> str:
     return sanitize_html(text)
-
-
-def pick_language(texts: dict[str, str] | None, preferred: Sequence[str]) -> str | None:
-    """The Toloker's languages first, then English, then whatever the requester wrote."""
-    if not texts:
-        return None
-    for language in (*preferred, "EN"):
-        if language in texts:
-            return language
-    return sorted(texts)[0]
 
 
 def toloker_bonus_view(bonus: Bonus, languages: Sequence[str], requester_name: dict[str, str]) -> dict[str, Any]:
