@@ -47,6 +47,11 @@ def test_time_ranges_keep_their_parser_and_error_bodies(requester_http: httpx.Cl
     assert created.status_code == 400, created.text
     assert created.json()["payload"]["created_gt"]["code"] == "INVALID_DATE_TIME_SYNTAX"
     assert requester_http.get("/api/v1/skills", params={"created_gt": "1700000000"}).status_code == 200
+    # So do the operations list's submitted_* and finished_*.
+    assert requester_http.get("/api/v1/operations", params={"submitted_gt": "1700000000"}).status_code == 200
+    late = requester_http.get("/api/v1/operations", params={"finished_lt": "yesterday"})
+    assert late.status_code == 400, late.text
+    assert late.json()["payload"]["finished_lt"]["code"] == "INVALID_DATE_TIME_SYNTAX"
 
 
 def test_a_list_pages_to_its_end_by_id(requester_http: httpx.Client) -> None:

@@ -64,11 +64,14 @@ def _bounds(name: str, values: Sequence[datetime | None]) -> dict[str, datetime]
     return {op: to_naive_utc(v, f"{name}_{op}") for op, v in zip(RANGE_OPS, values, strict=True) if v is not None}
 
 
-def time_ranges(*fields: str) -> Callable[..., TimeRanges]:
+def time_ranges(*fields: str, iso_only: bool = True) -> Callable[..., TimeRanges]:
     """A dependency declaring `<field>_gt/gte/lt/lte` as typed query parameters for each field
     named (so /openapi.json lists them), answering `{field: {op: naive UTC datetime}}` for the
-    fields given. They are parsed by `datetime.fromisoformat` (`created_*`, in `list_params`,
-    by FastAPI's datetime parser): what each accepted and each error message stay as they were."""
+    fields given; a far datetime is a DateOutOfRange naming its parameter. They are parsed by
+    `datetime.fromisoformat` (the workforce lists), or with `iso_only=False` by FastAPI's
+    datetime parser (the operations list; `created_*`, in `list_params`, too): what each
+    accepted and each error message stay as they were."""
+    annotation = (IsoDateTime if iso_only else datetime) | None
 
     def dependency(**values: datetime | None) -> TimeRanges:
         ranges = {name: _bounds(name, [values[f"{name}_{op}"] for op in RANGE_OPS]) for name in fields}
@@ -76,9 +79,7 @@ def time_ranges(*fields: str) -> Callable[..., TimeRanges]:
 
     dependency.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [
-            inspect.Parameter(
-                f"{name}_{op}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=IsoDateTime | None
-            )
+            inspect.Parameter(f"{name}_{op}", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
             for name in fields
             for op in RANGE_OPS
         ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -12,36 +11,21 @@ from starlette.responses import StreamingResponse
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.db import Database, SessionDep, get_db
 from crowdpost.kit.jsonwire import WireJSONResponse, dumps, wire
-from crowdpost.kit.pagination import RANGE_OPS, ListParams, list_params
+from crowdpost.kit.pagination import ListParams, TimeRanges, list_params, time_ranges
 from crowdpost.kit.routing import WireRoute
-from crowdpost.kit.timefmt import to_naive_utc
 from crowdpost.operations import service
 from crowdpost.operations.schemas import OperationLogEntry, OperationPage, OperationView
 
 router = APIRouter(route_class=WireRoute, tags=["operations"])
 
 
-def _range(values: tuple[datetime | None, ...]) -> dict[str, datetime]:
-    return {op: to_naive_utc(v) for op, v in zip(RANGE_OPS, values, strict=True) if v is not None}
-
-
 def operation_filters(
+    ranges: Annotated[TimeRanges, Depends(time_ranges("submitted", "finished", iso_only=False))],
     type: str | None = Query(None, description="e.g. USER_BONUS.BATCH_CREATE"),
     status: str | None = Query(None, description="PENDING, RUNNING, SUCCESS or FAIL"),
-    submitted_gt: datetime | None = Query(None),
-    submitted_gte: datetime | None = Query(None),
-    submitted_lt: datetime | None = Query(None),
-    submitted_lte: datetime | None = Query(None),
-    finished_gt: datetime | None = Query(None),
-    finished_gte: datetime | None = Query(None),
-    finished_lt: datetime | None = Query(None),
-    finished_lte: datetime | None = Query(None),
 ) -> service.OperationFilters:
     return service.OperationFilters(
-        type=type,
-        status=status,
-        submitted=_range((submitted_gt, submitted_gte, submitted_lt, submitted_lte)),
-        finished=_range((finished_gt, finished_gte, finished_lt, finished_lte)),
+        type=type, status=status, submitted=ranges.get("submitted", {}), finished=ranges.get("finished", {})
     )
 
 

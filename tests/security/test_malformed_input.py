@@ -86,11 +86,13 @@ def test_far_datetimes_in_created_filters_are_400_naming_the_parameter(
                 assert field_of(requester_http.get(path, params={name: value}), name)["code"] == "DATE_OUT_OF_RANGE"
             for path in ("/bonuses", "/message-threads"):
                 assert field_of(toloker.get(path, params={name: value}), name)["code"] == "DATE_OUT_OF_RANGE"
-    # The other datetime filters of the workforce lists too.
+    # The other datetime filters of the workforce and operations lists too.
     for path, name in (
         ("/api/v1/assignments", "submitted_gte"),
         ("/api/v1/user-skills", "modified_lt"),
         ("/api/v1/pools", "last_started_gt"),
+        ("/api/v1/operations", "submitted_gt"),
+        ("/api/v1/operations", "finished_lte"),
     ):
         assert field_of(requester_http.get(path, params={name: value}), name)["code"] == "DATE_OUT_OF_RANGE"
 
