@@ -47,7 +47,9 @@ def test_language_list_is_backfilled_from_toloker_languages(db: Database) -> Non
         conn.execute(text("INSERT INTO toloker_languages (user_id, language) VALUES ('old-1', 'RU'), ('old-1', 'EN')"))
     upgrade(db.engine)
     with db.engine.connect() as conn:
-        lists = dict(conn.execute(text("SELECT id, language_list FROM tolokers WHERE id LIKE 'old-%'")).all())
+        lists: dict[str, str] = dict(
+            conn.execute(text("SELECT id, language_list FROM tolokers WHERE id LIKE 'old-%'")).all()
+        )
     assert lists["old-2"] == ""
     # SQLite's group_concat has no order; the filter only tests membership.
     assert lists["old-1"] in ("|EN|RU|", "|RU|EN|")

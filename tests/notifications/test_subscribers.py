@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -17,10 +19,10 @@ from tests.messaging.helpers import crew, toloker_client
 THREADS = "/api/v1/message-threads"
 
 
-def _notifications(client: httpx.Client) -> list[dict[str, object]]:
+def _notifications(client: httpx.Client) -> list[dict[str, Any]]:
     response = client.get(THREADS, params={"folder": "AUTOMATIC_NOTIFICATION", "sort": "id"})
     assert response.status_code == 200
-    items: list[dict[str, object]] = response.json()["items"]
+    items: list[dict[str, Any]] = response.json()["items"]
     return items
 
 
@@ -42,10 +44,10 @@ def test_pool_closed_and_operation_finished(
 
     assert pool["topic"] == {"EN": f"Pool {format_id(7)} closed"}
     assert pool["meta"] == {"pool_id": format_id(7), "project_id": format_id(3)}
-    assert set(pool["folders"]) == {"AUTOMATIC_NOTIFICATION", "UNREAD"}  # type: ignore[arg-type]
-    assert pool["messages"][0]["from"]["role"] == "SYSTEM"  # type: ignore[index]
+    assert set(pool["folders"]) == {"AUTOMATIC_NOTIFICATION", "UNREAD"}
+    assert pool["messages"][0]["from"]["role"] == "SYSTEM"
     assert pool["answerable"] is False
-    text = operation["messages"][0]["text"]["EN"]  # type: ignore[index]
+    text = operation["messages"][0]["text"]["EN"]
     assert "total_count: 3" in text
     assert "success_count: 2" in text
     assert "SUCCESS" in text
@@ -60,7 +62,7 @@ def test_low_balance_only_on_the_crossing(requester_http: httpx.Client, db: Data
 
     (notice,) = _notifications(requester_http)
     assert notice["topic"] == {"EN": "Your balance is below $5.00"}
-    assert "$4.50" in notice["messages"][0]["text"]["EN"]  # type: ignore[index]
+    assert "$4.50" in notice["messages"][0]["text"]["EN"]
 
 
 def test_a_rolled_back_cause_leaves_no_notification(

@@ -60,7 +60,10 @@ def test_large_operation_log_streams_every_entry(db: Database, settings: Setting
     assert missing.json()["code"] == "DOES_NOT_EXIST"
 
     with db.transaction(write=False) as session:
-        paid = {int(idx): int(bonus_id) for idx, bonus_id in session.execute(select(Bonus.item_idx, Bonus.id))}
+        paid: dict[int, int] = {}
+        for idx, bonus_id in session.execute(select(Bonus.item_idx, Bonus.id)):
+            assert idx is not None
+            paid[int(idx)] = int(bonus_id)
     invalid = {n for n in range(ITEMS) if n % 250 == 7}
     assert len(paid) == ITEMS - len(invalid)
     assert len(entries) == ITEMS
@@ -82,6 +85,8 @@ def test_large_operation_log_streams_every_entry(db: Database, settings: Setting
 
     assert len(kit_log) == ITEMS
     assert [entry.success for entry in kit_log] == [n not in invalid for n in range(ITEMS)]
+    assert kit_log[0].input is not None
+    assert kit_log[7].output is not None
     assert kit_log[0].input["amount"] == Decimal("0.01")
     assert kit_log[7].output["amount"]["code"] == "VALUE_LESS_THAN_MIN"
     assert kit_log[ITEMS - 1].output == {"user_bonus_id": format_id(paid[ITEMS - 1])}

@@ -29,7 +29,7 @@ def test_list_filters_and_pages_in_id_order(db: Database, admin: Admin, server_u
         paged: list[str] = []
         after = None
         while True:
-            params = {"sort": "id", "limit": 2, **({"id_gt": after} if after else {})}
+            params: dict[str, str | int] = {"sort": "id", "limit": 2, **({"id_gt": after} if after else {})}
             page = client.get("/api/v1/operations", params=params).json()
             paged += [op["id"] for op in page["items"]]
             if not page["has_more"]:

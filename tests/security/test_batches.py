@@ -98,6 +98,7 @@ def test_batch_the_balance_does_not_cover_pays_nothing(
     assert [entry["input"]["__item_idx"] for entry in log[:3]] == ["0", "1", "2"]
     parsed = TolokaClient(poor.token, url=server_url, retries=0).get_operation("op-too-big")
     assert parsed.status == parsed.Status.FAIL
+    assert parsed.details is not None
     assert parsed.details.success_count == 0
 
 

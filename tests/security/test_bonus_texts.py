@@ -80,9 +80,11 @@ def test_markup_in_bonus_texts_never_reaches_tolokers(
 
     _assert_clean(raw, items, 8)
     stored = TolokaClient(crew.requester.token, url=server_url, retries=0).find_user_bonuses(user_id=user, limit=100)
+    assert stored.items is not None
     assert len(stored.items) == 8
     for paid in stored.items:
         assert isinstance(paid.public_title, dict)
+        assert paid.public_message is not None
         assert [w for w in FORBIDDEN if w in paid.public_title["EN"].lower() + paid.public_message["EN"].lower()] == []
 
 

@@ -213,6 +213,7 @@ def test_absurd_bonus_amounts_are_400_and_pay_nothing(
     """Bonuses of 1e999999999 and friends, one object and in a list: 400 naming `amount` /
     `0.amount`; the balance is unchanged."""
     _, _, (worker,) = crew(db, admin, requester.id, [{}])
+    one: bytes | dict[str, object]
     for literal in ABSURD_NUMBERS:
         one = _raw_amount("amount", literal, user_id=worker, without_message="true").replace(b'"true"', b"true")
         field_of(requester_http.post("/api/v1/user-bonuses", content=one, headers=JSON), "amount")

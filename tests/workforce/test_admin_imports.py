@@ -107,6 +107,7 @@ def test_ten_thousand_tolokers_in_one_request(http: httpx.Client, db: Database) 
 
 
 def test_empty_or_non_list_bodies_are_400(http: httpx.Client) -> None:
+    body: list[object] | dict[str, str]
     for body in ([], {"id": "x"}):
         response = http.post("/api/admin/v1/tolokers", json=body, headers=ADMIN)
         assert response.status_code == 400

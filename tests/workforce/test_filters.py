@@ -103,7 +103,13 @@ def _compare(value: Any, operator: str, wanted: Any) -> bool:
         return not (value is not None and value == wanted)
     if value is None:
         return False
-    return {"GT": value > wanted, "GTE": value >= wanted, "LT": value < wanted, "LTE": value <= wanted}[operator]
+    compared: dict[str, bool] = {
+        "GT": value > wanted,
+        "GTE": value >= wanted,
+        "LT": value < wanted,
+        "LTE": value <= wanted,
+    }
+    return compared[operator]
 
 
 def _matches(node: dict[str, Any], person: dict[str, Any], crowd: Crowd, uid: str) -> bool:
@@ -116,7 +122,8 @@ def _matches(node: dict[str, Any], person: dict[str, Any], crowd: Crowd, uid: st
         value = crowd.skills.get(key, {}).get(uid)
         return _compare(value, operator, None if wanted is None else Decimal(str(wanted)))
     if key == "languages":
-        return (wanted in person["languages"]) == (operator == "IN")
+        listed: bool = (wanted in person["languages"]) == (operator == "IN")
+        return listed
     if wanted == "UNKNOWN":
         wanted = None
     return _compare(person[key], operator, Decimal(str(wanted)) if isinstance(wanted, float) else wanted)
@@ -177,6 +184,7 @@ def _values(crowd: Crowd, key: str) -> list[Any]:
 
 
 def _every_leaf(crowd: Crowd) -> Iterator[dict[str, Any]]:
+    operator: str
     for key, spec in KEYS.items():
         for operator in sorted(spec.operators):
             for value in _values(crowd, key):
