@@ -31,6 +31,12 @@ def test_compose_direct_returns_outbox_thread_with_compose_details(
         recipients_ids=[alice, bob],
     )
 
+    assert thread.id is not None
+    assert thread.compose_details is not None
+    assert thread.messages is not None
+    assert thread.messages[0].from_ is not None
+    assert thread.interlocutors is not None
+    assert thread.created is not None
     assert len(thread.id) == 12
     assert thread.topic == {"EN": "Instructions changed", "RU": "Инструкция"}
     assert thread.folders == [Folder.OUTBOX]
@@ -41,7 +47,7 @@ def test_compose_direct_returns_outbox_thread_with_compose_details(
     assert thread.messages[0].from_.id == requester.id
     assert thread.messages[0].from_.myself is True
     ids = [i.id for i in thread.interlocutors]
-    assert ids == sorted(ids)
+    assert ids == sorted(ids)  # type: ignore[type-var]  # toloka-kit declares every id Optional
     assert set(ids) == {requester.id, alice, bob}
     assert thread.created.tzinfo is not None
     assert abs(datetime.now(UTC) - thread.created) < timedelta(minutes=5)
@@ -73,6 +79,10 @@ def test_compose_filter_with_nested_filters_and_all(
         recipients_select_type=RecipientsSelectType.ALL, topic={"EN": "News"}, text={"EN": "to all"}
     )
 
+    assert filtered.compose_details is not None
+    assert filtered._unexpected is not None
+    assert everyone.compose_details is not None
+    assert everyone._unexpected is not None
     assert filtered.compose_details.recipients_select_type == RecipientsSelectType.FILTER
     assert filtered.compose_details.recipients_filter is not None
     assert filtered._unexpected["delivery"]["delivered"] == 1
@@ -104,10 +114,12 @@ def test_compose_errors_map_to_toloka_exceptions(
             recipients_select_type="FILTER", topic={"EN": "t"}, text={"EN": "x"}, recipients_filter=f.Country == "FR"
         )
 
+    assert unknown.value.message is not None
     assert stranger in unknown.value.message or stranger in str(unknown.value.payload)
-    assert "recipients_ids" in unknown.value.invalid_fields
-    assert "recipients_ids" in too_many.value.invalid_fields
-    assert "recipients" in nobody.value.invalid_fields
+    # toloka-kit's exceptions.pyi omits the invalid_fields property that exceptions.py defines.
+    assert "recipients_ids" in unknown.value.invalid_fields  # type: ignore[attr-defined]
+    assert "recipients_ids" in too_many.value.invalid_fields  # type: ignore[attr-defined]
+    assert "recipients" in nobody.value.invalid_fields  # type: ignore[attr-defined]
     assert client.find_message_threads().items == []
 
 
@@ -122,13 +134,17 @@ def test_find_and_get_message_threads_with_every_filter(
         )
         for i in range(5)
     ]
+    assert made[1].id is not None
+    assert made[0].created is not None
     client.add_message_thread_to_folders(made[1].id, [Folder.IMPORTANT, Folder.UNREAD])
 
     all_threads = list(client.get_message_threads(folder=[Folder.OUTBOX], batch_size=2))
     important = client.find_message_threads(folder=[Folder.OUTBOX, Folder.IMPORTANT])
-    not_important = client.find_message_threads(folder_ne=[Folder.IMPORTANT, Folder.INBOX], sort="-id", limit=10)
+    not_important = client.find_message_threads(  # type: ignore[call-overload]  # sort: a str, sent as-is
+        folder_ne=[Folder.IMPORTANT, Folder.INBOX], sort="-id", limit=10
+    )
     after = client.find_message_threads(id_gt=made[2].id, id_lte=made[3].id)
-    created = client.find_message_threads(
+    created = client.find_message_threads(  # type: ignore[call-overload]  # sort: a str, sent as-is
         created_gte=made[0].created - timedelta(seconds=1),
         created_lt=made[0].created + timedelta(days=1),
         sort="-created",
@@ -136,6 +152,12 @@ def test_find_and_get_message_threads_with_every_filter(
     paged = client.find_message_threads(limit=2)
 
     assert [t.id for t in all_threads] == [t.id for t in made]
+    assert important.items is not None
+    assert not_important.items is not None
+    assert after.items is not None
+    assert created.items is not None
+    assert paged.items is not None
+    assert important.items[0].folders is not None
     assert [t.id for t in important.items] == [made[1].id]
     assert set(important.items[0].folders) == {Folder.OUTBOX, Folder.IMPORTANT, Folder.UNREAD}
     assert [t.id for t in not_important.items] == [made[4].id, made[3].id, made[2].id, made[0].id]
@@ -152,11 +174,16 @@ def test_reply_and_folders(server_url: str, admin: Admin, db: Database, requeste
         recipients_select_type="DIRECT", topic={"EN": "t"}, text={"EN": "first"}, recipients_ids=[worker]
     )
 
+    assert thread.id is not None
     replied = client.reply_message_thread(thread.id, MessageThreadReply(text={"EN": "second"}))
     added = client.add_message_thread_to_folders(thread.id, [Folder.IMPORTANT])
     removed = client.remove_message_thread_from_folders(thread.id, [Folder.IMPORTANT])
 
-    assert [m.text["EN"] for m in replied.messages] == ["second", "first"]
+    assert replied.messages is not None
+    assert replied.messages[0].created is not None
+    assert replied.messages[1].created is not None
+    assert added.folders is not None
+    assert [m.text["EN"] for m in replied.messages] == ["second", "first"]  # type: ignore[index]  # text is Optional
     assert replied.messages[0].created >= replied.messages[1].created
     assert set(added.folders) == {Folder.OUTBOX, Folder.IMPORTANT}
     assert removed.folders == [Folder.OUTBOX]
@@ -182,10 +209,13 @@ def test_async_client_compose_find_reply_folders(
             text={"EN": "hi"},
             recipients_filter=f.FilterOr([f.Country == "GB"]),
         )
+        assert thread.id is not None
         replied = await client.reply_message_thread(thread.id, MessageThreadReply(text={"EN": "again"}))
         added = await client.add_message_thread_to_folders(thread.id, [Folder.UNREAD])
         removed = await client.remove_message_thread_from_folders(thread.id, [Folder.UNREAD])
-        found = await client.find_message_threads(folder=[Folder.OUTBOX], sort="id")
+        found = await client.find_message_threads(  # type: ignore[call-overload]  # sort: a str, sent as-is
+            folder=[Folder.OUTBOX], sort="id"
+        )
         listed = [t async for t in client.get_message_threads(batch_size=1)]
         return thread, second, replied, added, removed, found, listed
 

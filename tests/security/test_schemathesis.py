@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
+from schemathesis.core.result import Ok
 
 from crowdpost.db import Database
 from tests.fixtures.factories import ADMIN_TOKEN, Admin, RequesterInfo, create_project_and_pool
@@ -77,6 +78,7 @@ def test_schemathesis_finds_no_server_error(server_url: str, tokens: dict[str, s
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok)
         operation = result.ok()
         operations += 1
         headers = _headers(operation.path, tokens)

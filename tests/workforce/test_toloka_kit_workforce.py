@@ -42,17 +42,22 @@ def test_create_find_and_get_skill(client: TolokaClient) -> None:
     client.create_skill(name="Speed")
 
     found = client.find_skills(SkillSearchRequest(name="Accuracy"))
+    assert created.id is not None
     fetched = client.get_skill(created.id)
 
     assert created.id
     assert created.created is not None
+    assert found.items is not None
     assert [s.id for s in found.items] == [created.id]
     assert found.has_more is False
     assert fetched.name == "Accuracy"
     assert fetched.hidden is False
     assert fetched.skill_ttl_hours == 24
     assert fetched.public_name == {"EN": "Accuracy"}
-    assert client.get_skill(client.find_skills(SkillSearchRequest(name="Speed")).items[0].id).hidden is True
+    speed = client.find_skills(SkillSearchRequest(name="Speed")).items
+    assert speed is not None
+    assert speed[0].id is not None
+    assert client.get_skill(speed[0].id).hidden is True
 
 
 def test_set_get_and_delete_user_skills(client: TolokaClient, admin: Admin, workplace: Workplace) -> None:
@@ -76,6 +81,7 @@ def test_set_get_and_delete_user_skills(client: TolokaClient, admin: Admin, work
     assert [u.user_id for u in listed] == people
     assert [u.exact_value for u in listed] == [Decimal(v) for v in ("70.4", "10", "20.25", "99.999", "100")]
 
+    assert first.id is not None
     client.delete_user_skill(first.id)
 
     remaining = list(client.get_user_skills(UserSkillSearchRequest(skill_id=skill.id), batch_size=10))
@@ -95,19 +101,25 @@ def test_set_find_and_delete_user_restrictions(client: TolokaClient, admin: Admi
     pool_ban = client.set_user_restriction(PoolUserRestriction(user_id=other, pool_id=workplace.pool_id))
     everywhere = client.set_user_restriction(AllProjectsUserRestriction(user_id=other, private_comment="fraud"))
 
-    by_scope = client.find_user_restrictions(UserRestrictionSearchRequest(scope="PROJECT", user_id=uid))
+    by_scope = client.find_user_restrictions(
+        UserRestrictionSearchRequest(scope="PROJECT", user_id=uid)  # type: ignore[arg-type]  # a str scope, converted
+    )
     by_user = client.find_user_restrictions(UserRestrictionSearchRequest(user_id=other), sort=["-id"])
 
     assert isinstance(project_ban, ProjectUserRestriction)
     assert project_ban.project_id == workplace.project_id
     assert project_ban.will_expire == expires
+    assert by_scope.items is not None
+    assert by_user.items is not None
     assert [r.id for r in by_scope.items] == [project_ban.id]
     assert [r.id for r in by_user.items] == [everywhere.id, pool_ban.id]
     assert isinstance(by_user.items[1], PoolUserRestriction)
 
+    assert pool_ban.id is not None
     client.delete_user_restriction(pool_ban.id)
 
     after = client.find_user_restrictions(UserRestrictionSearchRequest(user_id=other))
+    assert after.items is not None
     assert [r.id for r in after.items] == [everywhere.id]
 
 
@@ -136,16 +148,21 @@ def test_create_project_and_pool_keep_what_toloka_kit_sends(client: TolokaClient
         )
     )
 
+    assert pool.id is not None
     fetched = client.get_pool(pool.id)
 
     assert project.id
     assert project.public_description == "Rate sentiment"
+    assert project.task_spec is not None
+    assert project.task_spec.output_spec is not None
+    assert project.task_spec.view_spec is not None
     assert project.task_spec.output_spec["label"].allowed_values == ["pos", "neg"]
     assert project.task_spec.view_spec.markup == "<p>{{input.text}}</p>"
     assert pool.project_id == project.id
     assert fetched.status == Pool.Status.CLOSED
     assert fetched.reward_per_assignment == 0.05
     assert fetched.assignment_max_duration_seconds == 600
+    assert fetched.defaults is not None
     assert fetched.defaults.default_overlap_for_new_task_suites == 1
     assert fetched.will_expire == datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
     assert fetched.filter == pool.filter
@@ -199,17 +216,19 @@ def test_find_get_accept_and_reject_assignments(
         client.reject_assignment(ids[0], "Changed my mind")
     reaccepted = client.accept_assignment(ids[1], "Appeal upheld")
 
+    assert submitted.items is not None
+    assert one.solutions is not None
     assert [a.id for a in submitted.items] == ids
     assert one.user_id == people[0]
     assert one.reward == Decimal("0.05")
     assert one.solutions[0].output_values == {"label": "pos"}
-    assert accepted.status == Assignment.ACCEPTED
+    assert accepted.status == Assignment.Status.ACCEPTED
     assert accepted.public_comment == "Well done"
-    assert rejected.status == Assignment.REJECTED
+    assert rejected.status == Assignment.Status.REJECTED
     assert rejected.rejected is not None
     assert caught.value.code == "INAPPROPRIATE_STATUS"
     assert caught.value.status_code == 409
-    assert reaccepted.status == Assignment.ACCEPTED
+    assert reaccepted.status == Assignment.Status.ACCEPTED
     assert reaccepted.rejected == rejected.rejected
     assert [(e.assignment_id, e.status) for e in published] == [  # type: ignore[attr-defined]
         (int(ids[0]), "ACCEPTED"),
