@@ -11,6 +11,13 @@ stays a plain integer comparison on the primary key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
+from crowdpost.errors import DoesNotExist
+
+T = TypeVar("T")
+
 WIDTH = 12
 _LIMIT = 10**WIDTH
 
@@ -24,6 +31,17 @@ def parse_id(text: str) -> int | None:
     if len(text) != WIDTH or not text.isdigit() or not text.isascii():
         return None
     return int(text)
+
+
+def load_by_id(public_id: str, load: Callable[[int], T | None], missing: str) -> T:
+    """`load(n)` for the integer behind a public id; DoesNotExist(missing) when the text is
+    not one of our ids or `load` finds nothing (a 404 either way, so a malformed id and an
+    unknown one answer alike)."""
+    number = parse_id(public_id)
+    row = load(number) if number is not None else None
+    if row is None:
+        raise DoesNotExist(missing)
+    return row
 
 
 def _scale(digits: int) -> int:

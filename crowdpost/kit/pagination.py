@@ -132,6 +132,15 @@ def parse_sort(sort: str | None) -> list[SortKey]:
     return keys
 
 
+def where_equal(stmt: Select[Any], *given: tuple[InstrumentedAttribute[Any], Any]) -> Select[Any]:
+    """`<column> = <value>` for each (column, value) whose value is not None: a list's
+    optional equality filters, in the order given."""
+    for column, value in given:
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
 def apply_range(stmt: Select[Any], column: InstrumentedAttribute[Any], rng: dict[str, Any]) -> Select[Any]:
     """`<column> <op> <value>` for each of gt/gte/lt/lte present."""
     for op, value in rng.items():

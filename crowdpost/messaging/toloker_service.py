@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crowdpost.errors import ConflictState, DoesNotExist
-from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.errors import ConflictState
+from crowdpost.kit.ids import format_id, load_by_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import folders, repository, views
@@ -94,10 +94,11 @@ def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[
 
 def do_appeal(session: Session, user_id: str, assignment_public_id: str, text_value: str) -> dict[str, Any]:
     """A REJECTED assignment, within 7 days of the rejection -> a thread in the requester's INBOX."""
-    assignment_id = parse_id(assignment_public_id)
-    assignment = repository.toloker_assignment(session, assignment_id, user_id) if assignment_id is not None else None
-    if assignment is None:
-        raise DoesNotExist(f"Assignment {assignment_public_id} does not exist")
+    assignment = load_by_id(
+        assignment_public_id,
+        lambda n: repository.toloker_assignment(session, n, user_id),
+        f"Assignment {assignment_public_id} does not exist",
+    )
     now = utcnow()
     if assignment.status != APPEALABLE_STATUS or assignment.rejected is None:
         raise ConflictState("Only a rejected assignment can be appealed", code="INAPPROPRIATE_STATUS")

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.events import OperationFinished, publish
-from crowdpost.kit.pagination import ListParams, paginate
+from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
 from crowdpost.operations import repository
@@ -166,11 +166,11 @@ class OperationFilters:
 def list_operations(
     session: Session, requester_id: int, filters: OperationFilters, params: ListParams
 ) -> tuple[list[Operation], bool]:
-    stmt: Select[Any] = select(Operation).where(Operation.requester_id == requester_id)
-    if filters.type is not None:
-        stmt = stmt.where(Operation.type == filters.type)
-    if filters.status is not None:
-        stmt = stmt.where(Operation.status == filters.status)
+    stmt = where_equal(
+        select(Operation).where(Operation.requester_id == requester_id),
+        (Operation.type, filters.type),
+        (Operation.status, filters.status),
+    )
     # Operation ids are client strings: compare them as text, in the column's byte order.
     # No `created` column: `created_*` are accepted and ignored, as they always were.
     return paginate(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.kit.ids import parse_id
 from crowdpost.kit.jsonwire import dumps, loads
-from crowdpost.kit.pagination import ListParams, paginate
+from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.models import Bonus, BonusOperationChunk, BonusRequestCount, Requester, TolokerLanguage
 from crowdpost.rewards.validation import BonusDraft
 
@@ -289,14 +289,14 @@ def _paged(session: Session, stmt: Select[Any], params: ListParams) -> tuple[lis
 def list_bonuses(
     session: Session, requester_id: int, filters: BonusFilters, params: ListParams
 ) -> tuple[list[Bonus], bool]:
-    stmt: Select[Any] = select(Bonus).where(Bonus.requester_id == requester_id)
-    if filters.user_id is not None:
-        stmt = stmt.where(Bonus.user_id == filters.user_id)
-    if filters.assignment_id is not None:
-        # An id that is not one of ours matches nothing (not an error, like any filter).
-        stmt = stmt.where(Bonus.assignment_id == (parse_id(filters.assignment_id) or -1))
-    if filters.private_comment is not None:
-        stmt = stmt.where(Bonus.private_comment == filters.private_comment)
+    # An assignment id that is not one of ours matches nothing (not an error, like any filter).
+    assignment_id = (parse_id(filters.assignment_id) or -1) if filters.assignment_id is not None else None
+    stmt = where_equal(
+        select(Bonus).where(Bonus.requester_id == requester_id),
+        (Bonus.user_id, filters.user_id),
+        (Bonus.assignment_id, assignment_id),
+        (Bonus.private_comment, filters.private_comment),
+    )
     return _paged(session, stmt, params)
 
 

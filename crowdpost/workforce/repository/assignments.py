@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import false, select, update
 from sqlalchemy.orm import Session
 
-from crowdpost.kit.pagination import ListParams, TimeRanges, paginate
+from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.models import Assignment
 
 ASSIGNMENT_SORT = {
@@ -37,12 +37,9 @@ def find_assignments(
     stmt = select(Assignment).where(Assignment.requester_id == requester_id)
     if statuses is not None:
         stmt = stmt.where(Assignment.status.in_(statuses))
-    if pool_id is not None:
-        stmt = stmt.where(Assignment.pool_id == pool_id)
-    if user_id is not None:
-        stmt = stmt.where(Assignment.user_id == user_id)
-    if task_suite_id is not None:
-        stmt = stmt.where(Assignment.task_suite_id == task_suite_id)
+    stmt = where_equal(
+        stmt, (Assignment.pool_id, pool_id), (Assignment.user_id, user_id), (Assignment.task_suite_id, task_suite_id)
+    )
     if task_id is not None:  # tasks are not stored here, so no assignment has one
         stmt = stmt.where(false())
     return paginate(session, stmt, params, id_column=Assignment.id, sort_fields=ASSIGNMENT_SORT, ranges=ranges)

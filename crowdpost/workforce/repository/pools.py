@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crowdpost.kit.pagination import ListParams, TimeRanges, paginate
+from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.models import Pool, Project
 
 PROJECT_SORT = {"id": Project.id, "created": Project.created, "public_name": Project.public_name}
@@ -26,9 +26,7 @@ def add(session: Session, row: Row) -> Row:
 def find_projects(
     session: Session, requester_id: int, params: ListParams, *, status: str | None
 ) -> tuple[Sequence[Project], bool]:
-    stmt = select(Project).where(Project.requester_id == requester_id)
-    if status is not None:
-        stmt = stmt.where(Project.status == status)
+    stmt = where_equal(select(Project).where(Project.requester_id == requester_id), (Project.status, status))
     return paginate(session, stmt, params, id_column=Project.id, sort_fields=PROJECT_SORT)
 
 
@@ -41,11 +39,9 @@ def find_pools(
     status: str | None,
     project_id: int | None,
 ) -> tuple[Sequence[Pool], bool]:
-    stmt = select(Pool).where(Pool.requester_id == requester_id)
-    if status is not None:
-        stmt = stmt.where(Pool.status == status)
-    if project_id is not None:
-        stmt = stmt.where(Pool.project_id == project_id)
+    stmt = where_equal(
+        select(Pool).where(Pool.requester_id == requester_id), (Pool.status, status), (Pool.project_id, project_id)
+    )
     return paginate(session, stmt, params, id_column=Pool.id, sort_fields=POOL_SORT, ranges=ranges)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
-from crowdpost.kit.pagination import ListParams, paginate
+from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import UserRestriction
 
@@ -68,14 +68,13 @@ def find_active_bans(
     pool_id: int | None,
 ) -> tuple[Sequence[UserRestriction], bool]:
     stmt = active_bans(select(UserRestriction).where(UserRestriction.requester_id == requester_id))
-    if scope is not None:
-        stmt = stmt.where(UserRestriction.scope == scope)
-    if user_id is not None:
-        stmt = stmt.where(UserRestriction.user_id == user_id)
-    if project_id is not None:
-        stmt = stmt.where(UserRestriction.project_id == project_id)
-    if pool_id is not None:
-        stmt = stmt.where(UserRestriction.pool_id == pool_id)
+    stmt = where_equal(
+        stmt,
+        (UserRestriction.scope, scope),
+        (UserRestriction.user_id, user_id),
+        (UserRestriction.project_id, project_id),
+        (UserRestriction.pool_id, pool_id),
+    )
     return paginate(session, stmt, params, id_column=UserRestriction.id, sort_fields=RESTRICTION_SORT)
 
 

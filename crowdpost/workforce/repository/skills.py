@@ -13,7 +13,7 @@ from sqlalchemy import Select, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
-from crowdpost.kit.pagination import ListParams, TimeRanges, paginate
+from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import Skill, UserSkill, UserSkillChange
 
@@ -47,9 +47,7 @@ def add_skill(
 def find_skills(
     session: Session, requester_id: int, params: ListParams, *, name: str | None
 ) -> tuple[Sequence[Skill], bool]:
-    stmt = select(Skill).where(Skill.requester_id == requester_id)
-    if name is not None:
-        stmt = stmt.where(Skill.name == name)
+    stmt = where_equal(select(Skill).where(Skill.requester_id == requester_id), (Skill.name, name))
     return paginate(session, stmt, params, id_column=Skill.id, sort_fields=SKILL_SORT)
 
 
@@ -125,11 +123,11 @@ def find_user_skills(
     user_id: str | None,
     skill_id: int | None,
 ) -> tuple[Sequence[UserSkill], bool]:
-    stmt = _live(select(UserSkill).where(UserSkill.requester_id == requester_id))
-    if user_id is not None:
-        stmt = stmt.where(UserSkill.user_id == user_id)
-    if skill_id is not None:
-        stmt = stmt.where(UserSkill.skill_id == skill_id)
+    stmt = where_equal(
+        _live(select(UserSkill).where(UserSkill.requester_id == requester_id)),
+        (UserSkill.user_id, user_id),
+        (UserSkill.skill_id, skill_id),
+    )
     return paginate(session, stmt, params, id_column=UserSkill.id, sort_fields=USER_SKILL_SORT, ranges=ranges)
 
 

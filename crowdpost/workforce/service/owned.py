@@ -7,7 +7,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
-from crowdpost.kit.ids import parse_id
+from crowdpost.kit.ids import load_by_id
 from crowdpost.workforce.repository import owned as repository
 
 
@@ -42,8 +42,8 @@ def check_worker(session: Session, requester_id: int, user_id: str, field: str =
 def get_owned(session: Session, model: type[T], requester_id: int, public_id: str, what: str) -> T:
     """The row behind `public_id` if this requester owns it; otherwise 404, also for
     another requester's row, so ids never reveal what exists."""
-    number = parse_id(public_id)
-    row = repository.row_by_id(session, model, number) if number is not None else None
-    if row is None or row.requester_id != requester_id:
-        raise DoesNotExist(f"No {what} {public_id!r}")
+    missing = f"No {what} {public_id!r}"
+    row: T = load_by_id(public_id, lambda n: repository.row_by_id(session, model, n), missing)
+    if row.requester_id != requester_id:
+        raise DoesNotExist(missing)
     return row

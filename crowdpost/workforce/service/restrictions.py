@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
-from crowdpost.kit.ids import parse_id
+from crowdpost.errors import ValidationFailed, field_error
+from crowdpost.kit.ids import load_by_id, parse_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Pool, Project, UserRestriction
@@ -65,11 +65,9 @@ def do_set_restriction(session: Session, requester_id: int, body: RestrictionSet
 
 
 def get_restriction(session: Session, requester_id: int, restriction_id: str) -> UserRestriction:
-    number = parse_id(restriction_id)
-    row = repository.active_ban(session, requester_id, number) if number is not None else None
-    if row is None:
-        raise DoesNotExist(f"No active ban {restriction_id!r}")
-    return row
+    return load_by_id(
+        restriction_id, lambda n: repository.active_ban(session, requester_id, n), f"No active ban {restriction_id!r}"
+    )
 
 
 def list_restrictions(

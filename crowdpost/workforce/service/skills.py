@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
-from crowdpost.kit.ids import parse_id
+from crowdpost.errors import ValidationFailed, field_error
+from crowdpost.kit.ids import load_by_id
 from crowdpost.kit.money import MoneyError, to_micros
 from crowdpost.kit.pagination import ListParams, TimeRanges
 from crowdpost.kit.timefmt import utcnow
@@ -70,11 +70,8 @@ def _number(text: str) -> int:
 
 
 def get_user_skill(session: Session, requester_id: int, user_skill_id: str) -> UserSkill:
-    number = parse_id(user_skill_id)
-    row = repository.live_user_skill(session, requester_id, number) if number is not None else None
-    if row is None:
-        raise DoesNotExist(f"No user skill {user_skill_id!r}")
-    return row
+    missing = f"No user skill {user_skill_id!r}"
+    return load_by_id(user_skill_id, lambda n: repository.live_user_skill(session, requester_id, n), missing)
 
 
 def list_user_skills(
