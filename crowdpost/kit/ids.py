@@ -33,6 +33,12 @@ def parse_id(text: str) -> int | None:
     return int(text)
 
 
+def id_filter(text: str | None) -> int | None:
+    """A list filter's id as its integer key: None when not given, -1 (matching nothing, not
+    an error, like any filter) when the text is not one of our ids."""
+    return (parse_id(text) or -1) if text is not None else None
+
+
 def load_by_id(public_id: str, load: Callable[[int], T | None], missing: str) -> T:
     """`load(n)` for the integer behind a public id; DoesNotExist(missing) when the text is
     not one of our ids or `load` finds nothing (a 404 either way, so a malformed id and an

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from crowdpost.kit.ids import parse_id
+from crowdpost.kit.ids import id_filter, parse_id
 from crowdpost.kit.jsonwire import dumps, loads
 from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.models import Bonus, BonusOperationChunk, BonusRequestCount, Requester, TolokerLanguage
@@ -289,12 +289,10 @@ def _paged(session: Session, stmt: Select[Any], params: ListParams) -> tuple[lis
 def list_bonuses(
     session: Session, requester_id: int, filters: BonusFilters, params: ListParams
 ) -> tuple[list[Bonus], bool]:
-    # An assignment id that is not one of ours matches nothing (not an error, like any filter).
-    assignment_id = (parse_id(filters.assignment_id) or -1) if filters.assignment_id is not None else None
     stmt = where_equal(
         select(Bonus).where(Bonus.requester_id == requester_id),
         (Bonus.user_id, filters.user_id),
-        (Bonus.assignment_id, assignment_id),
+        (Bonus.assignment_id, id_filter(filters.assignment_id)),
         (Bonus.private_comment, filters.private_comment),
     )
     return _paged(session, stmt, params)

@@ -287,6 +287,14 @@ def do_create_bonuses(
     return answer
 
 
+def _claim(session: Session, requester_id: int, request: BonusRequest, **fields: Any) -> tuple[Operation, bool]:
+    """The bonus operation `request.operation_id` names (a fresh UUID when none), created or
+    found: (operation, created). `fields`: the status or details it is created with."""
+    public_id = operations.check_public_id(request.operation_id)
+    parameters = {"skip_invalid_items": request.skip_invalid_items}
+    return operations.do_claim(session, requester_id, public_id, BONUS_OPERATION, parameters=parameters, **fields)
+
+
 def _do_sync(
     session: Session, settings: Settings, requester_id: int, items: list[Any], single: bool, request: BonusRequest
 ) -> BonusesCreated:
@@ -297,15 +305,7 @@ def _do_sync(
         )
     operation: Operation | None = None
     if request.operation_id is not None:
-        public_id = operations.check_public_id(request.operation_id)
-        operation, created = operations.do_claim(
-            session,
-            requester_id,
-            public_id,
-            BONUS_OPERATION,
-            status=operations.RUNNING,
-            parameters={"skip_invalid_items": request.skip_invalid_items},
-        )
+        operation, created = _claim(session, requester_id, request, status=operations.RUNNING)
         if not created:
             return _replay(session, requester_id, operation)
     check_no_duplicates(items)
@@ -390,16 +390,9 @@ def _do_submit(
     session: Session, settings: Settings, requester_id: int, items: list[Any], request: BonusRequest
 ) -> Operation:
     """Stores the batch and queues its first step; a worker does the paying."""
-    public_id = operations.check_public_id(request.operation_id)
-    operation, created = operations.do_claim(
-        session,
-        requester_id,
-        public_id,
-        BONUS_OPERATION,
-        parameters={"skip_invalid_items": request.skip_invalid_items},
-        details=_counts(len(items)),
-    )
+    operation, created = _claim(session, requester_id, request, details=_counts(len(items)))
     if not created:
+        public_id = operation.public_id
         raise operations.OperationAlreadyExists(
             f"Operation {public_id!r} already exists; GET /operations/{public_id} for its state"
         )

@@ -22,28 +22,18 @@ def _amount(micros: int) -> Decimal:
     return from_micros(micros)
 
 
-def _user_bonus(
-    *,
-    bonus_id: int | None,
-    user_id: str,
-    amount_micros: int,
-    assignment_id: int | None,
-    private_comment: str | None,
-    public_title: dict[str, str] | None,
-    public_message: dict[str, str] | None,
-    without_message: bool,
-    created: datetime | str | None,
-) -> dict[str, Any]:
-    view: dict[str, Any] = {"user_id": user_id, "amount": _amount(amount_micros)}
-    if private_comment is not None:
-        view["private_comment"] = private_comment
-    if public_title is not None:
-        view["public_title"] = public_title
-    if public_message is not None:
-        view["public_message"] = public_message
-    view["without_message"] = without_message
-    if assignment_id is not None:
-        view["assignment_id"] = format_id(assignment_id)
+def _user_bonus(item: Bonus | BonusDraft, bonus_id: int | None, created: datetime | str | None) -> dict[str, Any]:
+    """Toloka's UserBonus from a stored bonus or a draft (both carry the same fields)."""
+    view: dict[str, Any] = {"user_id": item.user_id, "amount": _amount(item.amount_micros)}
+    if item.private_comment is not None:
+        view["private_comment"] = item.private_comment
+    if item.public_title is not None:
+        view["public_title"] = item.public_title
+    if item.public_message is not None:
+        view["public_message"] = item.public_message
+    view["without_message"] = item.without_message
+    if item.assignment_id is not None:
+        view["assignment_id"] = format_id(item.assignment_id)
     if bonus_id is not None:
         view["id"] = format_id(bonus_id)
     if created is not None:
@@ -53,17 +43,7 @@ def _user_bonus(
 
 def bonus_view(bonus: Bonus) -> dict[str, Any]:
     """Toloka's UserBonus: `id` is a fixed-width string whose text order is creation order."""
-    return _user_bonus(
-        bonus_id=bonus.id,
-        user_id=bonus.user_id,
-        amount_micros=bonus.amount_micros,
-        assignment_id=bonus.assignment_id,
-        private_comment=bonus.private_comment,
-        public_title=bonus.public_title,
-        public_message=bonus.public_message,
-        without_message=bonus.without_message,
-        created=bonus.created,
-    )
+    return _user_bonus(bonus, bonus.id, bonus.created)
 
 
 def bonus_input(bonus: Bonus) -> dict[str, Any]:
@@ -76,17 +56,7 @@ def bonus_input(bonus: Bonus) -> dict[str, Any]:
 
 def draft_view(draft: BonusDraft, bonus_id: int, created: datetime | str) -> dict[str, Any]:
     """The view of a bonus just paid, without reading it back (`created` may be preformatted)."""
-    return _user_bonus(
-        bonus_id=bonus_id,
-        user_id=draft.user_id,
-        amount_micros=draft.amount_micros,
-        assignment_id=draft.assignment_id,
-        private_comment=draft.private_comment,
-        public_title=draft.public_title,
-        public_message=draft.public_message,
-        without_message=draft.without_message,
-        created=created,
-    )
+    return _user_bonus(draft, bonus_id, created)
 
 
 # Texts are sanitized when a bonus is stored; rows written before that was so are

@@ -18,16 +18,21 @@ def owner(requester_id: int) -> dict[str, Any]:
     return {"id": format_id(requester_id), "myself": True}
 
 
+def spec_view(spec: dict[str, Any], row_id: int, requester_id: int, **fields: Any) -> dict[str, Any]:
+    """A stored spec with the row's own fields over it, in this order: `id`, `fields`, `owner`."""
+    return {**spec, "id": format_id(row_id), **fields, "owner": owner(requester_id)}
+
+
 def skill_view(skill: Skill) -> dict[str, Any]:
-    view = dict(skill.spec)
-    view.update(
-        id=format_id(skill.id),
+    view = spec_view(
+        skill.spec,
+        skill.id,
+        skill.requester_id,
         name=skill.name,
         hidden=skill.hidden,
         created=skill.created,
-        owner=owner(skill.requester_id),
-        **{"global": False},
     )
+    view["global"] = False
     if skill.skill_ttl_hours is not None:
         view["skill_ttl_hours"] = skill.skill_ttl_hours
     return view
@@ -66,28 +71,27 @@ def restriction_view(row: UserRestriction) -> dict[str, Any]:
 
 
 def project_view(project: Project) -> dict[str, Any]:
-    view = dict(project.spec)
-    view.update(
-        id=format_id(project.id),
+    return spec_view(
+        project.spec,
+        project.id,
+        project.requester_id,
         public_name=project.public_name,
         status=project.status,
         created=project.created,
-        owner=owner(project.requester_id),
     )
-    return view
 
 
 def pool_view(pool: Pool) -> dict[str, Any]:
-    view = dict(pool.spec)
-    view.update(
-        id=format_id(pool.id),
+    view = spec_view(
+        pool.spec,
+        pool.id,
+        pool.requester_id,
         project_id=format_id(pool.project_id),
         private_name=pool.private_name,
         status=pool.status,
         created=pool.created,
-        owner=owner(pool.requester_id),
-        type="REGULAR",
     )
+    view["type"] = "REGULAR"
     for field in ("last_started", "last_stopped", "last_close_reason"):
         if getattr(pool, field) is not None:
             view[field] = getattr(pool, field)

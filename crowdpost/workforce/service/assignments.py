@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState, ValidationFailed, field_error
 from crowdpost.events import AssignmentReviewed, publish
-from crowdpost.kit.ids import parse_id
+from crowdpost.kit.ids import id_filter
 from crowdpost.kit.pagination import ListParams, TimeRanges
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Assignment
@@ -63,7 +63,7 @@ def list_assignments(
         params,
         ranges,
         statuses=_statuses(status) if status else None,
-        pool_id=(parse_id(pool_id) or -1) if pool_id is not None else None,
+        pool_id=id_filter(pool_id),
         user_id=user_id,
         task_suite_id=task_suite_id,
         task_id=task_id,

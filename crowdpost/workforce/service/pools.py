@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState, ValidationFailed, field_error, pydantic_field_errors
 from crowdpost.events import PoolStatusChanged, publish
-from crowdpost.kit.ids import parse_id
+from crowdpost.kit.ids import id_filter
 from crowdpost.kit.pagination import ListParams, TimeRanges
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Pool, Project
@@ -100,7 +100,7 @@ def list_pools(
     status: str | None,
     project_id: str | None,
 ) -> tuple[Sequence[Pool], bool]:
-    project_number = (parse_id(project_id) or -1) if project_id is not None else None
+    project_number = id_filter(project_id)
     return repository.find_pools(session, requester_id, params, ranges, status=status, project_id=project_number)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ValidationFailed, field_error
-from crowdpost.kit.ids import load_by_id, parse_id
+from crowdpost.kit.ids import id_filter, load_by_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import to_naive_utc, utcnow
 from crowdpost.models import Pool, Project, UserRestriction
@@ -86,8 +86,8 @@ def list_restrictions(
         params,
         scope=scope,
         user_id=user_id,
-        project_id=(parse_id(project_id) or -1) if project_id is not None else None,
-        pool_id=(parse_id(pool_id) or -1) if pool_id is not None else None,
+        project_id=id_filter(project_id),
+        pool_id=id_filter(pool_id),
     )
 
 
