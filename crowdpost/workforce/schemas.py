@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from crowdpost.kit.schemas import LangText, LanguageCode, MicrosDecimal, UtcDateTime
+from crowdpost.kit.schemas import LangText, LanguageCode, MicrosDecimal, UtcDateTime, WireDateTime, WireDecimal
 from crowdpost.workforce.profile import (
     AssignmentStatus,
     ClientType,
@@ -120,7 +120,7 @@ class TolokerOut(BaseModel):
     id: str
     languages: list[str]
     country: str | None = None
-    created: datetime
+    created: WireDateTime
 
 
 class Solution(BaseModel):
@@ -164,7 +164,7 @@ class AssignmentOut(BaseModel):
     user_id: str
     pool_id: str
     status: str
-    created: datetime
+    created: WireDateTime
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -294,6 +294,145 @@ class RecipientsCounted(BaseModel):
     excluded: RecipientsExcluded
     unknown_ids: list[str] | None = Field(None, description="DIRECT only: ids that are no Toloker of yours")
     banned_ids: list[str] | None = Field(None, description="DIRECT only: ids left out by your active bans")
+
+
+# Response shapes of the requester API (for the OpenAPI document; handlers build dicts in
+# `views` and return `wire(...)`). Skills, projects and pools also carry the fields of their
+# spec as sent, hence `extra="allow"`.
+
+
+class OwnerView(BaseModel):
+    id: str
+    myself: bool
+
+
+class SkillView(BaseModel):
+    """Toloka's SkillV1."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str
+    name: str
+    hidden: bool
+    created: WireDateTime
+    owner: OwnerView
+    global_: bool = Field(alias="global")
+    skill_ttl_hours: int | None = None
+    private_comment: str | None = None
+    public_name: dict[str, str] | None = None
+    public_requester_description: dict[str, str] | None = None
+    training: bool | None = None
+    deprecated: bool | None = None
+
+
+class SkillPage(BaseModel):
+    items: list[SkillView]
+    has_more: bool
+
+
+class UserSkillView(BaseModel):
+    """Toloka's UserSkillV1: `value` is `exact_value` rounded half up."""
+
+    id: str
+    skill_id: str
+    user_id: str
+    value: int
+    exact_value: WireDecimal
+    created: WireDateTime
+    modified: WireDateTime
+
+
+class UserSkillPage(BaseModel):
+    items: list[UserSkillView]
+    has_more: bool
+
+
+class RestrictionView(BaseModel):
+    """Toloka's UserRestrictionV1."""
+
+    id: str
+    scope: str
+    user_id: str
+    project_id: str | None = None
+    pool_id: str | None = None
+    private_comment: str | None = None
+    will_expire: WireDateTime | None = None
+    created: WireDateTime
+
+
+class RestrictionPage(BaseModel):
+    items: list[RestrictionView]
+    has_more: bool
+
+
+class ProjectView(BaseModel):
+    """Toloka's ProjectV1."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    public_name: str
+    status: str
+    created: WireDateTime
+    owner: OwnerView
+    public_description: str | None = None
+    task_spec: dict[str, Any] | None = None
+    assignments_issuing_type: str | None = None
+
+
+class ProjectPage(BaseModel):
+    items: list[ProjectView]
+    has_more: bool
+
+
+class PoolView(BaseModel):
+    """Toloka's PoolV1 (always `type: REGULAR`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    project_id: str
+    private_name: str
+    status: str
+    created: WireDateTime
+    owner: OwnerView
+    type: str
+    last_started: WireDateTime | None = None
+    last_stopped: WireDateTime | None = None
+    last_close_reason: str | None = None
+
+
+class PoolPage(BaseModel):
+    items: list[PoolView]
+    has_more: bool
+
+
+class AssignmentView(BaseModel):
+    """Toloka's AssignmentV1; each time stamp only once set."""
+
+    id: str
+    pool_id: str
+    user_id: str
+    status: str
+    reward: WireDecimal
+    tasks: list[Any]
+    solutions: list[dict[str, Any]]
+    mixed: bool
+    automerged: bool
+    owner: OwnerView
+    created: WireDateTime
+    task_suite_id: str | None = None
+    submitted: WireDateTime | None = None
+    accepted: WireDateTime | None = None
+    rejected: WireDateTime | None = None
+    skipped: WireDateTime | None = None
+    expired: WireDateTime | None = None
+    public_comment: str | None = None
+
+
+class AssignmentPage(BaseModel):
+    items: list[AssignmentView]
+    has_more: bool
 
 
 @dataclass(frozen=True)

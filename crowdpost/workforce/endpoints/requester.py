@@ -16,13 +16,25 @@ from crowdpost.kit.pagination import ListParams, TimeRanges, list_params, time_r
 from crowdpost.kit.routing import WireRoute
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import (
+    AssignmentPage,
     AssignmentPatch,
+    AssignmentView,
     AudienceRequest,
+    PoolPage,
+    PoolView,
+    ProjectPage,
+    ProjectView,
     RecipientsCount,
     RecipientsCounted,
+    RestrictionPage,
     RestrictionSet,
+    RestrictionView,
     SkillCreate,
+    SkillPage,
+    SkillView,
+    UserSkillPage,
     UserSkillSet,
+    UserSkillView,
 )
 from crowdpost.workforce.service import assignments, pools, restrictions, skills
 from crowdpost.workforce.service.audience import count_audience
@@ -40,12 +52,14 @@ def _page(items: Sequence[Any], has_more: bool, view: Any) -> WireJSONResponse:
 # ------------------------------------------------------------------------------------------------- skills
 
 
-@router.post("/skills", status_code=201, summary="Create a skill (hidden unless hidden=false)")
+@router.post(
+    "/skills", status_code=201, response_model=SkillView, summary="Create a skill (hidden unless hidden=false)"
+)
 def create_skill(caller: RequesterDep, session: SessionDep, body: SkillCreate) -> WireJSONResponse:
     return wire(views.skill_view(skills.do_create_skill(session, caller.requester_id, body)), status_code=201)
 
 
-@router.get("/skills", summary="List your skills")
+@router.get("/skills", response_model=SkillPage, summary="List your skills")
 def find_skills(
     caller: RequesterDep,
     session: SessionDep,
@@ -57,17 +71,19 @@ def find_skills(
     return _page(items, more, views.skill_view)
 
 
-@router.get("/skills/{skill_id}", summary="Get a skill")
+@router.get("/skills/{skill_id}", response_model=SkillView, summary="Get a skill")
 def get_skill(caller: RequesterDep, session: SessionDep, skill_id: str) -> WireJSONResponse:
     return wire(views.skill_view(skills.get_skill(session, caller.requester_id, skill_id)))
 
 
-@router.put("/user-skills", summary="Set a Toloker's skill value (0-100, fractional allowed)")
+@router.put(
+    "/user-skills", response_model=UserSkillView, summary="Set a Toloker's skill value (0-100, fractional allowed)"
+)
 def set_user_skill(caller: RequesterDep, session: SessionDep, body: UserSkillSet) -> WireJSONResponse:
     return wire(views.user_skill_view(skills.do_set_user_skill(session, caller.requester_id, body)))
 
 
-@router.get("/user-skills", summary="List Toloker skill values")
+@router.get("/user-skills", response_model=UserSkillPage, summary="List Toloker skill values")
 def find_user_skills(
     caller: RequesterDep,
     session: SessionDep,
@@ -82,7 +98,7 @@ def find_user_skills(
     return _page(items, more, views.user_skill_view)
 
 
-@router.get("/user-skills/{user_skill_id}", summary="Get a Toloker skill value")
+@router.get("/user-skills/{user_skill_id}", response_model=UserSkillView, summary="Get a Toloker skill value")
 def get_user_skill(caller: RequesterDep, session: SessionDep, user_skill_id: str) -> WireJSONResponse:
     return wire(views.user_skill_view(skills.get_user_skill(session, caller.requester_id, user_skill_id)))
 
@@ -96,13 +112,18 @@ def delete_user_skill(caller: RequesterDep, session: SessionDep, user_skill_id: 
 # ------------------------------------------------------------------------------------------------- bans
 
 
-@router.put("/user-restrictions", summary="Ban a Toloker (ALL_PROJECTS, PROJECT or POOL; optional will_expire)")
+@router.put(
+    "/user-restrictions",
+    response_model=RestrictionView,
+    responses={201: {"model": RestrictionView, "description": "A new ban"}},
+    summary="Ban a Toloker (ALL_PROJECTS, PROJECT or POOL; optional will_expire)",
+)
 def set_user_restriction(caller: RequesterDep, session: SessionDep, body: RestrictionSet) -> WireJSONResponse:
     row, created = restrictions.do_set_restriction(session, caller.requester_id, body)
     return wire(views.restriction_view(row), status_code=201 if created else 200)
 
 
-@router.get("/user-restrictions", summary="List active bans")
+@router.get("/user-restrictions", response_model=RestrictionPage, summary="List active bans")
 def find_user_restrictions(
     caller: RequesterDep,
     session: SessionDep,
@@ -118,7 +139,7 @@ def find_user_restrictions(
     return _page(items, more, views.restriction_view)
 
 
-@router.get("/user-restrictions/{restriction_id}", summary="Get an active ban")
+@router.get("/user-restrictions/{restriction_id}", response_model=RestrictionView, summary="Get an active ban")
 def get_user_restriction(caller: RequesterDep, session: SessionDep, restriction_id: str) -> WireJSONResponse:
     row = restrictions.get_restriction(session, caller.requester_id, restriction_id)
     return wire(views.restriction_view(row))
@@ -133,12 +154,14 @@ def delete_user_restriction(caller: RequesterDep, session: SessionDep, restricti
 # ------------------------------------------------------------------------------------------------- projects
 
 
-@router.post("/projects", status_code=201, summary="Create a project", openapi_extra=_OBJECT_BODY)
+@router.post(
+    "/projects", status_code=201, response_model=ProjectView, summary="Create a project", openapi_extra=_OBJECT_BODY
+)
 def create_project(caller: RequesterDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
     return wire(views.project_view(pools.do_create_project(session, caller.requester_id, body)), status_code=201)
 
 
-@router.get("/projects", summary="List projects")
+@router.get("/projects", response_model=ProjectPage, summary="List projects")
 def find_projects(
     caller: RequesterDep, session: SessionDep, paging: Paging, status: str | None = None
 ) -> WireJSONResponse:
@@ -146,7 +169,7 @@ def find_projects(
     return _page(items, more, views.project_view)
 
 
-@router.get("/projects/{project_id}", summary="Get a project")
+@router.get("/projects/{project_id}", response_model=ProjectView, summary="Get a project")
 def get_project(caller: RequesterDep, session: SessionDep, project_id: str) -> WireJSONResponse:
     return wire(views.project_view(pools.get_project(session, caller.requester_id, project_id)))
 
@@ -154,12 +177,14 @@ def get_project(caller: RequesterDep, session: SessionDep, project_id: str) -> W
 # ------------------------------------------------------------------------------------------------- pools
 
 
-@router.post("/pools", status_code=201, summary="Create a pool (closed)", openapi_extra=_OBJECT_BODY)
+@router.post(
+    "/pools", status_code=201, response_model=PoolView, summary="Create a pool (closed)", openapi_extra=_OBJECT_BODY
+)
 def create_pool(caller: RequesterDep, session: SessionDep, body: Any = Body(...)) -> WireJSONResponse:
     return wire(views.pool_view(pools.do_create_pool(session, caller.requester_id, body)), status_code=201)
 
 
-@router.get("/pools", summary="List pools")
+@router.get("/pools", response_model=PoolPage, summary="List pools")
 def find_pools(
     caller: RequesterDep,
     session: SessionDep,
@@ -172,7 +197,7 @@ def find_pools(
     return _page(items, more, views.pool_view)
 
 
-@router.get("/pools/{pool_id}", summary="Get a pool")
+@router.get("/pools/{pool_id}", response_model=PoolView, summary="Get a pool")
 def get_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> WireJSONResponse:
     return wire(views.pool_view(pools.get_pool(session, caller.requester_id, pool_id)))
 
@@ -192,7 +217,7 @@ def close_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> Respo
 # ------------------------------------------------------------------------------------------------- assignments
 
 
-@router.get("/assignments", summary="List assignments")
+@router.get("/assignments", response_model=AssignmentPage, summary="List assignments")
 def find_assignments(
     caller: RequesterDep,
     session: SessionDep,
@@ -218,12 +243,12 @@ def find_assignments(
     return _page(items, more, views.assignment_view)
 
 
-@router.get("/assignments/{assignment_id}", summary="Get an assignment")
+@router.get("/assignments/{assignment_id}", response_model=AssignmentView, summary="Get an assignment")
 def get_assignment(caller: RequesterDep, session: SessionDep, assignment_id: str) -> WireJSONResponse:
     return wire(views.assignment_view(assignments.get_assignment(session, caller.requester_id, assignment_id)))
 
 
-@router.patch("/assignments/{assignment_id}", summary="Accept or reject an assignment")
+@router.patch("/assignments/{assignment_id}", response_model=AssignmentView, summary="Accept or reject an assignment")
 def review_assignment(
     caller: RequesterDep, session: SessionDep, assignment_id: str, body: AssignmentPatch
 ) -> WireJSONResponse:
