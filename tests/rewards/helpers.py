@@ -109,3 +109,19 @@ def codes(errors: dict[str, Any]) -> dict[str, str]:
 
 def ids_of(items: Sequence[dict[str, Any]]) -> list[str]:
     return [item["id"] for item in items]
+
+
+def get_operation(client: httpx.Client, operation_id: str) -> dict[str, Any]:
+    """`GET /operations/{id}`, which must answer 200."""
+    response = client.get(f"/api/v1/operations/{operation_id}")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def get_operation_log(client: httpx.Client, operation_id: str) -> list[dict[str, Any]]:
+    """`GET /operations/{id}/log`, which must answer 200."""
+    response = client.get(f"/api/v1/operations/{operation_id}/log")
+    assert response.status_code == 200, response.text
+    result: list[dict[str, Any]] = response.json()
+    return result

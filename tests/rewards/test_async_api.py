@@ -25,25 +25,13 @@ from tests.rewards.helpers import (
     balance_of,
     bonus,
     bonus_count,
+    get_operation,
+    get_operation_log,
     ledger_kinds,
     make_crew,
     paid_total,
     post_bonuses,
 )
-
-
-def _operation(client: httpx.Client, operation_id: str) -> dict[str, Any]:
-    response = client.get(f"/api/v1/operations/{operation_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _log(client: httpx.Client, operation_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/api/v1/operations/{operation_id}/log")
-    assert response.status_code == 200, response.text
-    result: list[dict[str, Any]] = response.json()
-    return result
 
 
 def _tagged(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -67,7 +55,7 @@ def test_async_batch_is_stored_then_paid_by_the_worker(client: httpx.Client, cre
 
     assert run_pending(db) >= 1
 
-    done = _operation(client, "op-1")
+    done = get_operation(client, "op-1")
     assert done["status"] == "SUCCESS"
     assert done["progress"] == 100
     assert done["started"]
@@ -79,7 +67,7 @@ def test_async_batch_is_stored_then_paid_by_the_worker(client: httpx.Client, cre
         "success_count": 12,
         "failed_count": 0,
     }
-    log = _log(client, "op-1")
+    log = get_operation_log(client, "op-1")
     assert len(log) == 12
     assert [entry["input"]["__item_idx"] for entry in log] == [str(i) for i in range(12)]
     assert all(entry["success"] for entry in log)
@@ -103,17 +91,17 @@ def test_chunks_each_pay_in_their_own_transaction(
     assert balance_of(db, crew.requester.id) == Decimal(94)
 
     assert run_pending(db, limit=2) == 2  # the check pass: 6 items, chunks of 2 -> 3 steps
-    assert _operation(client, "op-chunks")["status"] == "RUNNING"
+    assert get_operation(client, "op-chunks")["status"] == "RUNNING"
     assert run_pending(db, limit=2) == 2  # last check step, first pay step
-    middle = _operation(client, "op-chunks")
+    middle = get_operation(client, "op-chunks")
     assert middle["details"]["success_count"] == 2
     assert bonus_count(db) == 2
     assert 25 < middle["progress"] < 100
-    assert len(_log(client, "op-chunks")) == 2  # entries for the items handled so far
+    assert len(get_operation_log(client, "op-chunks")) == 2  # entries for the items handled so far
 
     run_pending(db)
 
-    assert _operation(client, "op-chunks")["status"] == "SUCCESS"
+    assert get_operation(client, "op-chunks")["status"] == "SUCCESS"
     # The chunks drew on the reservation: no more ledger rows, nothing to refund.
     assert ledger_kinds(db, crew.requester.id) == [("DEPOSIT", Decimal(100)), ("BONUS", Decimal(-6))]
     assert bonus_count(db) == 6
@@ -127,13 +115,13 @@ def test_invalid_items_without_skip_fail_the_operation_and_pay_nothing(
     post_bonuses(client, items, async_mode=True, operation_id="op-strict")
     run_pending(db)
 
-    done = _operation(client, "op-strict")
+    done = get_operation(client, "op-strict")
     assert done["status"] == "FAIL"
     assert done["details"]["valid_count"] == 1
     assert done["details"]["not_valid_count"] == 2
     assert done["details"]["success_count"] == 0
     assert done["details"]["failed_count"] == 1
-    log = _log(client, "op-strict")
+    log = get_operation_log(client, "op-strict")
     assert [entry["success"] for entry in log] == [False, False, False]
     assert log[0]["output"]["item"]["code"] == "INVALID_ITEMS"
     assert log[1]["output"]["amount"]["code"] == "VALUE_LESS_THAN_MIN"
@@ -147,7 +135,7 @@ def test_skip_invalid_items_pays_the_valid_ones(client: httpx.Client, crew: Crew
     post_bonuses(client, items, async_mode=True, operation_id="op-lenient", skip_invalid_items=True)
     run_pending(db)
 
-    done = _operation(client, "op-lenient")
+    done = get_operation(client, "op-lenient")
     assert done["status"] == "SUCCESS"
     assert done["details"] == {
         "total_count": 3,
@@ -156,7 +144,7 @@ def test_skip_invalid_items_pays_the_valid_ones(client: httpx.Client, crew: Crew
         "success_count": 2,
         "failed_count": 0,
     }
-    assert [entry["success"] for entry in _log(client, "op-lenient")] == [True, False, True]
+    assert [entry["success"] for entry in get_operation_log(client, "op-lenient")] == [True, False, True]
     assert paid_total(db, crew.requester.id) == Decimal(3)
 
 
@@ -168,9 +156,9 @@ def test_balance_is_checked_before_paying_anything(admin: Admin, db: Database, s
         post_bonuses(client, items, async_mode=True, operation_id="op-poor")
         post_bonuses(client, items, async_mode=True, operation_id="op-poor-lenient", skip_invalid_items=True)
         run_pending(db)
-        strict = _operation(client, "op-poor")
-        lenient = _operation(client, "op-poor-lenient")
-        lenient_log = _log(client, "op-poor-lenient")
+        strict = get_operation(client, "op-poor")
+        lenient = get_operation(client, "op-poor-lenient")
+        lenient_log = get_operation_log(client, "op-poor-lenient")
 
     assert strict["status"] == "FAIL"
     assert strict["details"]["error"]["code"] == "NOT_ENOUGH_BALANCE"
@@ -225,7 +213,7 @@ def test_large_batch_is_accepted_in_one_request(client: httpx.Client, crew: Crew
     operation_id = response.json()["id"]
     assert len(operation_id) == 36  # a UUID when the client sent none
     run_pending(db)
-    assert _operation(client, operation_id)["details"]["success_count"] == 5000
+    assert get_operation(client, operation_id)["details"]["success_count"] == 5000
     with db.transaction(write=False) as session:
         assert (
             session.execute(select(func.count()).select_from(Job).where(Job.status != JobStatus.DONE)).scalar_one() == 0

@@ -25,7 +25,17 @@ from crowdpost.models import Job, LedgerEntry
 from crowdpost.worker.loop import run_pending
 from tests.fixtures.factories import Admin, RequesterInfo
 from tests.fixtures.live_server import serve_in_thread
-from tests.rewards.helpers import Crew, auth_client, balance_of, bonus, bonus_count, make_crew, post_bonuses
+from tests.rewards.helpers import (
+    Crew,
+    auth_client,
+    balance_of,
+    bonus,
+    bonus_count,
+    get_operation,
+    get_operation_log,
+    make_crew,
+    post_bonuses,
+)
 
 ITEMS = 6000
 AMOUNT = "0.010"
@@ -37,20 +47,6 @@ def _batch(crew: Crew, count: int = ITEMS, amount: str = AMOUNT, tag: str = "") 
         bonus(crew.user_ids[n % len(crew.user_ids)], amount, private_comment=f"{tag}{n}", __item_idx=str(n))
         for n in range(count)
     ]
-
-
-def _operation(client: httpx.Client, operation_id: str) -> dict[str, Any]:
-    response = client.get(f"/api/v1/operations/{operation_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _log(client: httpx.Client, operation_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/api/v1/operations/{operation_id}/log")
-    assert response.status_code == 200, response.text
-    result: list[dict[str, Any]] = response.json()
-    return result
 
 
 def _open_jobs(db: Database) -> int:
@@ -80,8 +76,8 @@ def test_batch_the_balance_does_not_cover_pays_nothing(
     with auth_client(server_url, poor.token) as client:
         response = post_bonuses(client, _batch(crew), async_mode=True, operation_id="op-too-big")
         run_pending(db)
-        done = _operation(client, "op-too-big")
-        log = _log(client, "op-too-big")
+        done = get_operation(client, "op-too-big")
+        log = get_operation_log(client, "op-too-big")
 
     assert response.status_code == 202, response.text
     assert response.json()["status"] == "FAIL"  # refused when stored: nothing was queued
@@ -125,7 +121,7 @@ def test_two_batches_sent_at_once_on_a_balance_for_one(db: Database, admin: Admi
         thread.join(120)
     run_pending(db)
     with auth_client(server_url, payer.token) as client:
-        done = {op: _operation(client, op) for op in bodies}
+        done = {op: get_operation(client, op) for op in bodies}
 
     assert {op: r.status_code for op, r in answers.items()} == {"op-a": 202, "op-b": 202}
     assert sorted(op["status"] for op in done.values()) == ["FAIL", "SUCCESS"]
@@ -148,8 +144,8 @@ def test_skip_invalid_items_reports_the_items_that_do_not_fit_by_index(
     with auth_client(server_url, poor.token) as client:
         post_bonuses(client, _batch(crew), async_mode=True, operation_id="op-lenient", skip_invalid_items=True)
         run_pending(db)
-        done = _operation(client, "op-lenient")
-        log = _log(client, "op-lenient")
+        done = get_operation(client, "op-lenient")
+        log = get_operation_log(client, "op-lenient")
 
     assert done["status"] == "SUCCESS"
     assert done["details"]["success_count"] == 5500
@@ -192,7 +188,7 @@ def test_fee_is_the_fee_on_the_total_whatever_the_chunk_size(
                 )
                 assert response.status_code == 202, response.text
                 run_pending(db)
-                assert _operation(client, f"op-fee-{chunk_size}")["status"] == "SUCCESS"
+                assert get_operation(client, f"op-fee-{chunk_size}")["status"] == "SUCCESS"
         fees[chunk_size] = _fees(db, payer.id)
         assert balance_of(db, payer.id) == Decimal(1) - Decimal("0.023") - fees[chunk_size]
 

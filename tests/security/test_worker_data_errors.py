@@ -21,7 +21,16 @@ from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import BonusOperationChunk, Job
 from crowdpost.worker.loop import INTEGRITY_ATTEMPTS, run_pending
 from tests.fixtures.factories import Admin, RequesterInfo
-from tests.rewards.helpers import Crew, balance_of, bonus, bonus_count, make_crew, post_bonuses
+from tests.rewards.helpers import (
+    Crew,
+    balance_of,
+    bonus,
+    bonus_count,
+    get_operation,
+    get_operation_log,
+    make_crew,
+    post_bonuses,
+)
 
 
 @pytest.fixture
@@ -31,20 +40,6 @@ def crew(db: Database, admin: Admin, requester: RequesterInfo) -> Crew:
 
 def _items(crew: Crew) -> list[dict[str, Any]]:
     return [bonus(uid, "1", private_comment=f"c{n}", __item_idx=str(n)) for n, uid in enumerate(crew.user_ids)]
-
-
-def _operation(client: httpx.Client, operation_id: str) -> dict[str, Any]:
-    response = client.get(f"/api/v1/operations/{operation_id}")
-    assert response.status_code == 200, response.text
-    result: dict[str, Any] = response.json()
-    return result
-
-
-def _log(client: httpx.Client, operation_id: str) -> list[dict[str, Any]]:
-    response = client.get(f"/api/v1/operations/{operation_id}/log")
-    assert response.status_code == 200, response.text
-    result: list[dict[str, Any]] = response.json()
-    return result
 
 
 def _poison_stored_item(db: Database, index: int) -> None:
@@ -75,10 +70,10 @@ def test_nul_in_a_stored_batch_fails_the_operation_and_pays_nothing(
 
     run_pending(db)
 
-    done = _operation(requester_http, "op-nul")
+    done = get_operation(requester_http, "op-nul")
     assert done["status"] == "FAIL"
     assert done["details"]["error"]["code"] == "INVALID_ITEMS"
-    log = _log(requester_http, "op-nul")
+    log = get_operation_log(requester_http, "op-nul")
     assert log[1]["output"]["private_comment"]["code"] == "CHARACTER_NOT_ALLOWED"
     assert not any(entry["success"] for entry in log)
     assert bonus_count(db) == 0
@@ -97,11 +92,11 @@ def test_nul_in_a_stored_batch_is_skipped_by_index(requester_http: httpx.Client,
 
     run_pending(db)
 
-    done = _operation(requester_http, "op-nul-skip")
+    done = get_operation(requester_http, "op-nul-skip")
     assert done["status"] == "SUCCESS"
     assert done["details"]["success_count"] == 2
     assert done["details"]["not_valid_count"] == 1
-    log = _log(requester_http, "op-nul-skip")
+    log = get_operation_log(requester_http, "op-nul-skip")
     assert [entry["success"] for entry in log] == [True, False, True]
     assert log[1]["input"]["__item_idx"] == "1"
     assert log[1]["output"]["private_comment"]["code"] == "CHARACTER_NOT_ALLOWED"
@@ -136,12 +131,12 @@ def test_a_step_the_database_refuses_ends_fail_and_is_not_retried_forever(
 
     for _ in range(INTEGRITY_ATTEMPTS + 2):
         run_pending(db)
-        if _operation(requester_http, "op-refused")["status"] == "FAIL":
+        if get_operation(requester_http, "op-refused")["status"] == "FAIL":
             break
         with db.transaction() as session:  # skip the retry backoff
             session.execute(update(Job).where(Job.status == "QUEUED").values(run_after=utcnow()))
 
-    done = _operation(requester_http, "op-refused")
+    done = get_operation(requester_http, "op-refused")
     assert done["status"] == "FAIL"
     error = done["details"]["error"]
     assert error["code"] == "OPERATION_EXECUTION_ERROR"
@@ -153,7 +148,7 @@ def test_a_step_the_database_refuses_ends_fail_and_is_not_retried_forever(
         assert "0x00" in error["message"]
         assert ("FAILED", 1) in _jobs(db)
     assert not any(status in ("QUEUED", "RUNNING") for status, _ in _jobs(db))
-    log = _log(requester_http, "op-refused")
+    log = get_operation_log(requester_http, "op-refused")
     assert {entry["output"]["item"]["code"] for entry in log} == {"OPERATION_EXECUTION_ERROR"}
     assert bonus_count(db) == 0
     assert balance_of(db, crew.requester.id) == before
