@@ -16,7 +16,7 @@ from crowdpost.db import Database
 from crowdpost.models import LedgerEntry, Requester
 from crowdpost.wiring import wire_domains
 from tests.fixtures.backends import PostgresBackend, SqliteBackend, missing_component, start_postgres
-from tests.fixtures.factories import ADMIN_TOKEN, Admin, RequesterInfo
+from tests.fixtures.factories import Admin, RequesterInfo, settings_for
 from tests.fixtures.live_server import serve_in_thread
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -79,14 +79,7 @@ def db_url(
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        environment="testing",
-        database_url=db_url,
-        var_dir=tmp_path,
-        admin_token=ADMIN_TOKEN,
-        embedded_worker=False,
-        log_json=False,
-    )
+    return settings_for(db_url, tmp_path)
 
 
 def assert_ledgers_balance(db: Database) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from crowdpost.config import Settings
 from crowdpost.db import Database
-from tests.fixtures.factories import ADMIN_TOKEN, Admin, RequesterInfo
+from tests.fixtures.factories import Admin, RequesterInfo, settings_for
 from tests.messaging.helpers import compose_body, crew
 
 COMPOSE = "/api/v1/message-threads/compose"
@@ -17,15 +17,7 @@ COMPOSE = "/api/v1/message-threads/compose"
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        environment="testing",
-        database_url=db_url,
-        var_dir=tmp_path,
-        admin_token=ADMIN_TOKEN,
-        embedded_worker=False,
-        log_json=False,
-        targeted_sends_per_day=2,
-    )
+    return settings_for(db_url, tmp_path, targeted_sends_per_day=2)
 
 
 def test_targeted_quota_and_all_quota_are_separate_and_per_requester(

@@ -27,7 +27,7 @@ from crowdpost.models.job import JobStatus
 from crowdpost.worker.loop import run_pending
 from tests.conftest import assert_ledgers_balance
 from tests.fixtures.backends import SqliteBackend
-from tests.fixtures.factories import ADMIN_TOKEN, Admin
+from tests.fixtures.factories import Admin, settings_for
 from tests.fixtures.live_server import serve_in_thread
 from tests.rewards.helpers import auth_client, balance_of, bonus, make_crew, paid_total, post_bonuses
 
@@ -38,15 +38,7 @@ KILL_ITEMS = 20_000
 def file_db(sqlite_backend: SqliteBackend, tmp_path: Path) -> Iterator[tuple[Settings, Database]]:
     """A SQLite file database shared by this process and a `crowdpost worker` subprocess."""
     url = sqlite_backend.new_database()
-    settings = Settings(
-        environment="testing",
-        database_url=url,
-        var_dir=tmp_path,
-        admin_token=ADMIN_TOKEN,
-        embedded_worker=False,
-        log_json=False,
-        worker_chunk_size=250,
-    )
+    settings = settings_for(url, tmp_path, worker_chunk_size=250)
     database = Database.from_settings(settings)
     yield settings, database
     database.dispose()

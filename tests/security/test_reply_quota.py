@@ -14,7 +14,7 @@ import pytest
 
 from crowdpost.config import Settings
 from crowdpost.db import Database
-from tests.fixtures.factories import ADMIN_TOKEN, Admin, RequesterInfo
+from tests.fixtures.factories import Admin, RequesterInfo, settings_for
 from tests.messaging.helpers import compose_body, crew, toloker_client
 
 COMPOSE = "/api/v1/message-threads/compose"
@@ -22,15 +22,7 @@ COMPOSE = "/api/v1/message-threads/compose"
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        environment="testing",
-        database_url=db_url,
-        var_dir=tmp_path,
-        admin_token=ADMIN_TOKEN,
-        embedded_worker=False,
-        log_json=False,
-        targeted_sends_per_day=3,
-    )
+    return settings_for(db_url, tmp_path, targeted_sends_per_day=3)
 
 
 def test_reply_on_the_days_all_send_is_refused_and_reaches_nobody(
