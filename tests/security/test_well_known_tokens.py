@@ -26,6 +26,7 @@ from crowdpost.app import create_app
 from crowdpost.config import DEFAULT_ADMIN_TOKEN, Environment, Settings
 from crowdpost.db import Database
 from crowdpost.demo import do_load_demo
+from tests.fixtures.factories import settings_for
 from tests.fixtures.live_server import free_port, serve_in_thread
 
 CROWDPOST = str(Path(sys.executable).parent / "crowdpost")
@@ -255,23 +256,11 @@ def test_a_database_holding_demo_tokens_is_not_served_outside_development_until_
     assert operator.status_code == 200, operator.text
 
 
-@pytest.mark.parametrize("environment", ["testing", "production"])
-def test_the_default_admin_and_demo_tokens_get_401_from_an_app_outside_development(
-    db_url: str, tmp_path: Path, environment: Environment
-) -> None:
-    """An app run outside development (however it was started, `serve`'s checks aside)
-    answers 401 to the default admin token and to the demo tokens, even when the admin
-    token setting is the default (testing) and the demo data is in its database."""
-    admin_token = DEFAULT_ADMIN_TOKEN if environment == "testing" else STRONG_TOKEN
-    settings = Settings(
-        environment=environment,
-        database_url=db_url,
-        var_dir=tmp_path,
-        admin_token=admin_token,
-        embedded_worker=False,
-        log_json=False,
-    )
-    db = Database.from_settings(settings)  # db_url is migrated already
+def _published_tokens_answers(settings: Settings) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+    """Loads the demo data into the (migrated) database of `settings`, serves an app with those
+    settings, and asks it with the default admin token, the demo requester's and the demo
+    Toloker's tokens: the operator's, the requester's and the Toloker's answers."""
+    db = Database.from_settings(settings)
     with db.transaction() as session:
         do_load_demo(session)
     try:
@@ -283,6 +272,19 @@ def test_the_default_admin_and_demo_tokens_get_401_from_an_app_outside_developme
             toloker = http.get("/api/toloker/v1/bonuses", headers={"Authorization": f"ApiKey {DEMO_TOLOKER_TOKEN}"})
     finally:
         db.dispose()
+    return operator, requester, toloker
+
+
+@pytest.mark.parametrize("environment", ["testing", "production"])
+def test_the_default_admin_and_demo_tokens_get_401_from_an_app_outside_development(
+    db_url: str, tmp_path: Path, environment: Environment
+) -> None:
+    """An app run outside development (however it was started, `serve`'s checks aside)
+    answers 401 to the default admin token and to the demo tokens, even when the admin
+    token setting is the default (testing) and the demo data is in its database."""
+    admin_token = DEFAULT_ADMIN_TOKEN if environment == "testing" else STRONG_TOKEN
+    settings = settings_for(db_url, tmp_path, environment=environment, admin_token=admin_token)
+    operator, requester, toloker = _published_tokens_answers(settings)
 
     assert operator.status_code == 401, operator.text
     assert operator.json()["code"] == "AUTHENTICATION_ERROR"
@@ -293,25 +295,8 @@ def test_the_default_admin_and_demo_tokens_get_401_from_an_app_outside_developme
 def test_the_same_tokens_work_in_development(db_url: str, tmp_path: Path) -> None:
     """The control for the test above: in development the very same requests succeed, so the
     401s there come from the environment rule and nothing else."""
-    settings = Settings(
-        environment="development",
-        database_url=db_url,
-        var_dir=tmp_path,
-        embedded_worker=False,
-        log_json=False,
-    )
-    db = Database.from_settings(settings)  # db_url is migrated already
-    with db.transaction() as session:
-        do_load_demo(session)
-    try:
-        with serve_in_thread(create_app(settings, db)) as url, httpx.Client(base_url=url) as http:
-            operator = http.get(
-                "/api/admin/v1/requesters/000000000001", headers={"Authorization": f"OAuth {DEFAULT_ADMIN_TOKEN}"}
-            )
-            requester = http.get("/api/v1/requester", headers={"Authorization": f"OAuth {DEMO_REQUESTER_TOKEN}"})
-            toloker = http.get("/api/toloker/v1/bonuses", headers={"Authorization": f"ApiKey {DEMO_TOLOKER_TOKEN}"})
-    finally:
-        db.dispose()
+    settings = settings_for(db_url, tmp_path, environment="development", admin_token=DEFAULT_ADMIN_TOKEN)
+    operator, requester, toloker = _published_tokens_answers(settings)
 
     assert operator.status_code == 200, operator.text
     assert requester.status_code == 200, requester.text
