@@ -244,10 +244,16 @@ def set_flags(session: Session, who: Participant, thread_id: int | None, values:
     return rows_written(session, stmt.values(**values))
 
 
-def mark_all_read(session: Session, who: Participant, folder: Folder | None) -> int:
+def mark_all_read(
+    session: Session, who: Participant, folder: Folder | None, interlocutor_role: str | None = None
+) -> int:
     stmt = update(who.state).where(who.owns(), who.state.unread)
     if folder is not None:
         stmt = stmt.where(_flag(who.state, folder))
+    if interlocutor_role is not None:
+        # Only a requester's rows name the other side (a Toloker's is always a requester).
+        assert who.state is RequesterThread
+        stmt = stmt.where(RequesterThread.interlocutor_role == interlocutor_role)
     return rows_written(session, stmt.values(unread=False))
 
 
@@ -273,6 +279,32 @@ def folder_counts(session: Session, who: Participant) -> dict[str, Any]:
         folder.value: {"total": values[2 + 2 * i], "unread": values[3 + 2 * i]} for i, folder in enumerate(Folder)
     }
     return {"total": values[0], "unread": values[1], "folders": folders}
+
+
+def requester_unread_window(session: Session, requester_id: int, window: int) -> dict[str, int]:
+    """Unread threads per folder, and unread INBOX threads per interlocutor role, among the
+    requester's newest `window` unread threads: one walk of the unread partial index, never
+    longer than `window` rows however many threads are stored ("seen" is how many it read)."""
+    rt = RequesterThread
+    newest = (
+        select(rt.inbox, rt.outbox, rt.notification, rt.important, rt.interlocutor_role)
+        .where(rt.requester_id == requester_id, rt.unread)
+        .order_by(rt.thread_id.desc())
+        .limit(window)
+        .subquery()
+    )
+
+    def tally(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    roles = (InterlocutorRole.USER, InterlocutorRole.ADMINISTRATOR, InterlocutorRole.SYSTEM)
+    named = {
+        "seen": func.count(),
+        **{folder.value: tally(newest.c[FOLDER_COLUMNS[folder]]) for folder in Folder if folder is not Folder.UNREAD},
+        **{f"INBOX:{r.value}": tally(and_(newest.c.inbox, newest.c.interlocutor_role == r.value)) for r in roles},
+    }
+    row = session.execute(select(*(column.label(name) for name, column in named.items()))).one()
+    return {name: int(value) for name, value in row._mapping.items()}
 
 
 def fan_out(session: Session, audience: Any, thread_id: int, requester_id: int, now: datetime) -> int:
