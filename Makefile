@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck pytest install install-dev browser clean bench
+.PHONY: run test lint typecheck pytest install install-dev browser clean bench screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ pytest: install-dev browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# docs/screenshots/*.png of the requester's pages, from `crowdpost serve --demo` in a temp dir.
+screenshots: install-dev browser
+	$(BIN)/python scripts/screenshots.py
 
 bench: install-dev
 	$(BIN)/python bench/recipients.py
