@@ -301,6 +301,30 @@ def revoke_token(
     console.print(f"{state}: {revoked.role} token of {owner} (since {when} UTC)", markup=False)
 
 
+@admin.command("set-password")
+def set_password(requester_id: Annotated[str, typer.Argument(help="Requester id")]) -> None:
+    """Set a requester's password for page sign-in: asked twice without echo, or read as one
+    line from standard input when that is not a terminal (never an argument: arguments end
+    up in shell history and `ps`). Every web session of the requester ends."""
+    from crowdpost.accounts.passwords import do_set_password
+    from crowdpost.accounts.service import find_requester_by_public_id
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _refuse("no password given")
+    db = _database()
+    try:
+        with _reporting_errors(), db.transaction() as session:
+            requester = find_requester_by_public_id(session, requester_id)
+            do_set_password(session, requester.id, password)
+    finally:
+        db.dispose()
+    console.print(f"password of requester {requester_id} set; their web sessions ended", markup=False)
+
+
 @admin.command()
 def ledger(requester_id: Annotated[str, typer.Argument(help="Requester id")]) -> None:
     """Print a requester's statement: every balance change, oldest first."""

@@ -54,6 +54,14 @@ class Settings(BaseSettings):
     all_sends_per_day: int = 1
     targeted_sends_per_day: int = 100_000
 
+    # Page sign-in: a web session ends after this long unused, and this long after sign-in
+    # whatever its use; this many failed sign-ins within the lock window lock the account
+    # (or token) for the same number of minutes.
+    session_idle_hours: float = Field(12, gt=0)
+    session_absolute_days: float = Field(14, gt=0)
+    sign_in_max_failures: int = Field(10, ge=1)
+    sign_in_lock_minutes: int = Field(15, ge=1)
+
     # Worker
     worker_poll_interval: float = 0.2
     # Items per async step: each step has a fixed cost (job claim, operation lock, commits),

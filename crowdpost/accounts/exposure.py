@@ -17,6 +17,10 @@ from crowdpost.accounts import repository
 from crowdpost.accounts.tokens import DEMO_TOKENS, hash_token
 from crowdpost.config import DEFAULT_ADMIN_TOKEN, Settings
 
+# The demo requester's password (`make run` prints it), published like the demo tokens:
+# sign-in refuses it outside development.
+DEMO_PASSWORD = "crowdpost-demo"  # noqa: S105
+
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost", "ip6-loopback"})
 
 

@@ -73,3 +73,13 @@ class TokenRevoked(BaseModel):
     revoked_at: str = Field(description="When it was first revoked")
     requester_id: str | None = None
     toloker_id: str | None = None
+
+
+class PasswordSet(BaseModel):
+    """The operator sets a requester's password for page sign-in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The length is checked by the service (`passwords.check_new_password`), before any
+    # hashing: the same rule and message as the profile page.
+    password: str = Field(description="10 to 1,024 characters")

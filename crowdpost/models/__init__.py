@@ -6,7 +6,7 @@ from crowdpost.models.job import Job
 from crowdpost.models.message import Message, MessageQuota, MessageThread, RequesterThread, TolokerThread
 from crowdpost.models.operation import Operation
 from crowdpost.models.project import Assignment, Pool, Project, RequesterToloker
-from crowdpost.models.requester import ApiToken, LedgerEntry, Requester
+from crowdpost.models.requester import ApiToken, LedgerEntry, Requester, SignInFailure, WebSession
 from crowdpost.models.restriction import UserRestriction
 from crowdpost.models.skill import Skill, UserSkill, UserSkillChange
 from crowdpost.models.toloker import Toloker, TolokerLanguage
@@ -29,6 +29,7 @@ __all__ = [
     "Requester",
     "RequesterThread",
     "RequesterToloker",
+    "SignInFailure",
     "Skill",
     "Toloker",
     "TolokerLanguage",
@@ -36,4 +37,5 @@ __all__ = [
     "UserRestriction",
     "UserSkill",
     "UserSkillChange",
+    "WebSession",
 ]

@@ -1,4 +1,5 @@
-"""Requesters (the paying customers), their API tokens, and the money ledger."""
+"""Requesters (the paying customers), their API tokens, web sessions and sign-in
+failures, and the money ledger."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crowdpost.models.base import Base, BigIntPK, created_column
+from crowdpost.models.base import Base, BigIntPK, UTCDateTime, created_column
 
 
 class Requester(Base):
@@ -22,6 +23,8 @@ class Requester(Base):
     # Cached sum of ledger rows, kept in step by the same statement that writes them.
     balance_micros: Mapped[int] = mapped_column(BigInteger, default=0, nullable=False)
     created: Mapped[datetime] = created_column()
+    # argon2id (crowdpost.accounts.passwords); None: this requester cannot sign in with a password.
+    password_hash: Mapped[str | None] = mapped_column(Text)
 
 
 class ApiToken(Base):
@@ -43,6 +46,37 @@ class ApiToken(Base):
     toloker_id: Mapped[str | None] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), index=True)
     created: Mapped[datetime] = created_column()
     revoked: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random value; only its SHA-256 is stored, as
+    for API tokens, so a copy of the database signs nobody in."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    requester_id: Mapped[int] = mapped_column(
+        ForeignKey("requesters.id", ondelete="CASCADE"), index=True, nullable=False
+    )
+    # Stored as is: the page must print it into every form of this session.
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created: Mapped[datetime] = created_column()
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class SignInFailure(Base):
+    """One failed sign-in, keyed by what was tried: the e-mail (lower case, whether or not a
+    requester has it) or `token:` + the token's SHA-256. Rows older than two lock windows
+    can no longer lock anything and are pruned by the next failure, so the table holds only
+    recent ones (crowdpost.accounts.web_sessions)."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_created", "key", "created"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    key: Mapped[str] = mapped_column(String(330), nullable=False)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
 
 
 class LedgerEntry(Base):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
-from crowdpost.accounts import service, views
+from crowdpost.accounts import passwords, service, views
 from crowdpost.accounts.auth import OperatorDep
 from crowdpost.accounts.schemas import (
     DepositCreate,
     DepositCreated,
+    PasswordSet,
     RequesterCreate,
     RequesterCreated,
     RequesterView,
@@ -76,6 +77,20 @@ def create_deposit(
 def create_requester_token(requester_id: str, _: OperatorDep, session: SessionDep) -> WireJSONResponse:
     requester = service.find_requester_by_public_id(session, requester_id)
     return wire({"token": service.issue_token(session, requester_id=requester.id), "role": "REQUESTER"}, 201)
+
+
+@router.post(
+    "/requesters/{requester_id}/password",
+    status_code=204,
+    summary="Set a requester's password for page sign-in",
+)
+def set_requester_password(requester_id: str, body: PasswordSet, _: OperatorDep, session: SessionDep) -> Response:
+    """argon2id, stored hashed. Every web session of the requester ends, and a sign-in lock
+    on their e-mail is lifted. 400 when the password has fewer than 10 or more than 1,024
+    characters."""
+    requester = service.find_requester_by_public_id(session, requester_id)
+    passwords.do_set_password(session, requester.id, body.password)
+    return Response(status_code=204)
 
 
 @router.post(

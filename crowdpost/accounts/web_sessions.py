@@ -1,0 +1,224 @@
+"""Page sign-in and web sessions: no HTTP here, and no commit (the caller's transaction).
+
+A session is a random cookie value (`secrets.token_urlsafe(32)`) whose SHA-256 is the
+stored key, like API tokens, plus a CSRF token the pages print into every form. It ends
+on sign-out, after `session_idle_hours` unused, `session_absolute_days` after sign-in,
+and when the password changes (every other session) or is set by an operator (all).
+
+Failed sign-ins are rows keyed by what was tried: the lower-case e-mail, known or not
+(so a lock says nothing about whether an account exists), or `token:` + the token's hash.
+When the last `sign_in_max_failures` of a key fall within `sign_in_lock_minutes`, the key
+is locked for `sign_in_lock_minutes` after the newest of them. Attempts refused by the
+lock check nothing and are not recorded, so the time the message names stays true. A
+successful sign-in clears nothing: the failures of an account expire on their own, and
+a password that is known cannot buy an attacker more guesses at another one.
+
+Run the sign-in functions in a write transaction: attempts on one key are serialized
+(`repository.lock_sign_in_key`), so a burst of concurrent guesses is counted in full.
+On SQLite that transaction holds the write lock for one argon2 verify (about 0.1 s).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from crowdpost.accounts import passwords, repository
+from crowdpost.accounts.exposure import DEMO_PASSWORD, is_well_known
+from crowdpost.accounts.tokens import hash_token, parse_authorization
+from crowdpost.config import Settings
+from crowdpost.db import Database
+from crowdpost.errors import ValidationFailed, field_error
+from crowdpost.kit.timefmt import utcnow
+
+# Messages, not secrets (S105 sees "PASSWORD" and "TOKEN" in the names).
+WRONG_PASSWORD = "Wrong e-mail or password."  # noqa: S105
+WRONG_TOKEN = "That token did not sign you in."  # noqa: S105
+DEMO_PASSWORD_REFUSED = "The demo password works only in development."  # noqa: S105
+PUBLISHED_TOKEN_REFUSED = "That token is published in crowdpost's source and works only in development."  # noqa: S105
+LOCKED = "Too many failed sign-ins for this account. Try again after {time} UTC."
+
+# last_seen is written at most this often: a page view is a read, not a write per request.
+TOUCH_INTERVAL = timedelta(seconds=60)
+# Longer than any cookie we issue (43 characters): anything longer is not one of ours.
+MAX_COOKIE_LENGTH = 128
+# argon2 copes with any length, but nobody's password is longer than `check_new_password` allows.
+MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class WebSession:
+    id: int
+    requester_id: int
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    ok: bool
+    cookie_value: str | None  # set the session cookie to it when ok
+    message: str | None  # one sentence for the page when not ok
+    locked: bool  # not ok because of too many failures
+
+
+def do_sign_in_with_password(session: Session, settings: Settings, email: str, password: str) -> SignInResult:
+    """Sign a requester in with their e-mail and password; never raises for wrong credentials.
+
+    A failed attempt is written to the session: the caller commits it like a success.
+    """
+    key = passwords.email_key(email)
+    now = utcnow()
+    repository.lock_sign_in_key(session, key)
+    locked = _locked_until(session, settings, key, now)
+    if locked is not None:
+        return _locked(locked)
+    if settings.environment != "development" and password == DEMO_PASSWORD:
+        return _fail(session, settings, key, now, DEMO_PASSWORD_REFUSED)
+    requester_id = _check_password(session, key, password)
+    if requester_id is None:
+        return _fail(session, settings, key, now, WRONG_PASSWORD)
+    return _start(session, settings, requester_id, now)
+
+
+def _check_password(session: Session, email: str, password: str) -> int | None:
+    """The requester this e-mail and password sign in, None otherwise; always one verify or more."""
+    if len(password) > MAX_PASSWORD_LENGTH or not email:
+        passwords.spend_a_verify(password[:MAX_PASSWORD_LENGTH])
+        return None
+    candidates = repository.password_candidates(session, email)
+    if not candidates:
+        passwords.spend_a_verify(password)
+        return None
+    # E-mails are not unique: the first requester whose password this is.
+    for requester_id, password_hash in candidates:
+        if passwords.verify_password(password_hash, password):
+            if passwords.needs_rehash(password_hash):
+                repository.set_password_hash(session, requester_id, passwords.hash_password(password))
+            return requester_id
+    return None
+
+
+def do_sign_in_with_token(session: Session, settings: Settings, token: str) -> SignInResult:
+    """Sign a requester in with one of their API tokens (`OAuth <token>` is accepted too).
+
+    Toloker tokens, the operator token and revoked tokens get the same refusal as unknown
+    ones. Never raises for a wrong token; a failed attempt is written to the session.
+    """
+    token = parse_authorization(token) or token.strip()
+    key = "token:" + hash_token(token)
+    now = utcnow()
+    repository.lock_sign_in_key(session, key)
+    locked = _locked_until(session, settings, key, now)
+    if locked is not None:
+        return _locked(locked)
+    if settings.environment != "development" and is_well_known(token):
+        return _fail(session, settings, key, now, PUBLISHED_TOKEN_REFUSED)
+    row = repository.live_token(session, hash_token(token)) if token else None
+    if row is None or row.role != "REQUESTER" or row.requester_id is None:
+        return _fail(session, settings, key, now, WRONG_TOKEN)
+    return _start(session, settings, row.requester_id, now)
+
+
+def authenticate_web(db: Database, settings: Settings, cookie_value: str | None) -> WebSession | None:
+    """The live session this cookie names, None when missing, unknown, idle or too old.
+
+    In short transactions of its own (like `auth.authenticate_in_own_transaction`): a read,
+    and a write only to move last_seen when it is older than a minute.
+    """
+    if not cookie_value or len(cookie_value) > MAX_COOKIE_LENGTH:
+        return None
+    now = utcnow()
+    idle_cutoff, absolute_cutoff = _cutoffs(settings, now)
+    with db.transaction(write=False) as session:
+        row = repository.web_session_by_hash(session, hash_token(cookie_value))
+    if row is None or row.last_seen < idle_cutoff or row.created < absolute_cutoff:
+        return None
+    if now - row.last_seen > TOUCH_INTERVAL:
+        with db.transaction() as session:
+            # Signed out or gone idle since the read: the session is over.
+            if not repository.touch_web_session(session, row.id, row.requester_id, now, idle_cutoff):
+                return None
+    return WebSession(row.id, row.requester_id, row.csrf_token)
+
+
+def csrf_matches(web: WebSession, submitted: str | None) -> bool:
+    """Whether a form's or header's CSRF token is this session's (in constant time)."""
+    return bool(submitted) and hmac.compare_digest(web.csrf_token.encode(), (submitted or "").encode())
+
+
+def do_sign_out(session: Session, cookie_value: str) -> None:
+    """End the session this cookie names (nothing happens for an unknown one)."""
+    if cookie_value and len(cookie_value) <= MAX_COOKIE_LENGTH:
+        repository.delete_web_session(session, hash_token(cookie_value))
+
+
+def do_change_password(session: Session, web: WebSession, current: str, new: str) -> None:
+    """The signed-in requester changes their password; every other session of theirs ends.
+
+    ValidationFailed keyed "current_password" (wrong, or no password yet) and/or
+    "new_password" (too short or too long); nothing changes then.
+    """
+    errors = {}
+    row = repository.requester_password(session, web.requester_id)
+    if row is None or row.password_hash is None:
+        errors["current_password"] = field_error(
+            "VALUE_NOT_ALLOWED", "You have no password yet: an operator sets the first one."
+        )
+    elif len(current) > MAX_PASSWORD_LENGTH or not passwords.verify_password(row.password_hash, current):
+        errors["current_password"] = field_error("INVALID_VALUE", "That is not your current password.")
+    try:
+        passwords.check_new_password(new)
+    except ValidationFailed as exc:
+        errors["new_password"] = exc.payload["password"]
+    if errors:
+        raise ValidationFailed(errors)
+    repository.set_password_hash(session, web.requester_id, passwords.hash_password(new))
+    repository.delete_web_sessions(session, web.requester_id, keep=web.id)
+
+
+def _start(session: Session, settings: Settings, requester_id: int, now: datetime) -> SignInResult:
+    idle_cutoff, absolute_cutoff = _cutoffs(settings, now)
+    # Each sign-in sweeps the requester's own dead sessions: the table holds live ones.
+    repository.delete_expired_web_sessions(session, requester_id, idle_cutoff, absolute_cutoff)
+    cookie_value = secrets.token_urlsafe(32)
+    repository.add_web_session(session, hash_token(cookie_value), requester_id, secrets.token_urlsafe(32), now)
+    return SignInResult(ok=True, cookie_value=cookie_value, message=None, locked=False)
+
+
+def _fail(session: Session, settings: Settings, key: str, now: datetime, message: str) -> SignInResult:
+    window = timedelta(minutes=settings.sign_in_lock_minutes)
+    # Older failures can neither lock nor extend a lock: newest + lock must be in the future
+    # and the counted ones within one window of it.
+    repository.prune_sign_in_failures(session, now - 2 * window)
+    repository.add_sign_in_failure(session, key, now)
+    locked = _locked_until(session, settings, key, now)
+    if locked is not None:  # this failure was the last one allowed
+        return _locked(locked)
+    return SignInResult(ok=False, cookie_value=None, message=message, locked=False)
+
+
+def _locked_until(session: Session, settings: Settings, key: str, now: datetime) -> datetime | None:
+    window = timedelta(minutes=settings.sign_in_lock_minutes)
+    failures = repository.recent_sign_in_failures(session, key, settings.sign_in_max_failures)
+    if len(failures) < settings.sign_in_max_failures:
+        return None
+    newest, oldest = failures[0], failures[-1]
+    until = newest + window
+    return until if newest - oldest <= window and now < until else None
+
+
+def _locked(until: datetime) -> SignInResult:
+    # Rounded up to the minute, so "after HH:MM" is never a minute early.
+    minute = until.replace(second=0, microsecond=0)
+    if minute < until:
+        minute += timedelta(minutes=1)
+    return SignInResult(ok=False, cookie_value=None, message=LOCKED.format(time=minute.strftime("%H:%M")), locked=True)
+
+
+def _cutoffs(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
+    """(idle, absolute): a session last seen before the first or created before the second is over."""
+    return now - timedelta(hours=settings.session_idle_hours), now - timedelta(days=settings.session_absolute_days)
