@@ -21,6 +21,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Dialog,
+    Locator,
     Page,
     Playwright,
     Request,
@@ -234,13 +235,43 @@ def create_web_requester(
     return WebRequester(id=data["id"], token=data["token"], email=email, password=password, name=name)
 
 
-def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
-    """Signs in through the sign-in form as a person does; waits for the page that follows."""
-    page.goto(f"{base_url}/sign-in")
+SESSION_COOKIE = "crowdpost_session"
+
+
+def fill_sign_in(page: Page, email: str, password: str) -> None:
+    """Fills the sign-in form the page shows and submits it; waits for the page that follows."""
     page.get_by_label("E-mail").fill(email)
     page.get_by_label("Password", exact=True).fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Sign in").click()
+
+
+def sign_in(page: Page, base_url: str, email: str, password: str) -> None:
+    """Signs in through the sign-in form as a person does; waits for the page that follows."""
+    page.goto(f"{base_url}/sign-in")
+    fill_sign_in(page, email, password)
+
+
+def session_cookie(page: Page) -> dict[str, Any] | None:
+    """The browser's crowdpost_session cookie (name, value, httpOnly, secure, sameSite...), or None."""
+    for cookie in page.context.cookies():
+        if cookie.get("name") == SESSION_COOKIE:
+            return dict(cookie)
+    return None
+
+
+def is_focused(page: Page, locator: Locator) -> bool:
+    return bool(locator.evaluate("element => element === document.activeElement"))
+
+
+def tab_to(page: Page, locator: Locator, *, max_presses: int = 40, key: str = "Tab") -> int:
+    """Presses Tab (or `key`, e.g. "Shift+Tab") until `locator` has the focus, as a keyboard
+    user does; fails when it never does. Answers how many presses it took."""
+    for presses in range(1, max_presses + 1):
+        page.keyboard.press(key)
+        if is_focused(page, locator):
+            return presses
+    raise AssertionError(f"{locator} never got the focus in {max_presses} presses of {key}")
 
 
 class _FieldParser(HTMLParser):
