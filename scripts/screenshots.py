@@ -130,7 +130,11 @@ def pick_threads(base_url: str) -> Picks:
         response = api.get("/message-threads", params={"folder": "INBOX", "limit": 300})
         response.raise_for_status()
         inbox: list[dict[str, Any]] = response.json()["items"]
-    appeals = [t for t in inbox if t.get("appeal_deadline")]
+    # An open appeal shows its deadline and "Accept responses": not yet answered by the platform.
+    appeals = sorted(
+        (t for t in inbox if t.get("appeal_deadline")),
+        key=lambda t: any(m.get("from", {}).get("role") == "SYSTEM" for m in t.get("messages", [])),
+    )
     # A conversation with a Toloker, several messages if there is one.
     replies = sorted(
         (t for t in inbox if not t.get("appeal_deadline") and _with_toloker(t)),
@@ -159,21 +163,28 @@ def sign_in(page: Page, base_url: str) -> None:
 
 
 def compose_with_filter(page: Page, base_url: str) -> None:
-    """Compose to a Group of Tolokers with one language filter, and wait for its dry run."""
+    """Compose to a Group of Tolokers (language and country filters) and wait for its dry run."""
     page.goto(f"{base_url}/messages/compose")
     page.get_by_label("Group of Tolokers").check()
-    page.get_by_role("button", name="+ Add filter").click()
-    rules = page.locator("[data-filter-rule]")
-    rule = rules.last if rules.count() else page
-    rule.get_by_label("Field").select_option("languages")
-    rule.get_by_label("Value").fill("EN")
-    page.get_by_label("Subject").fill("New guidelines for the sentiment project")
-    page.get_by_label("Message text").fill("We updated the examples in the instructions. Please read them first.")
-    page.get_by_text("will receive this").first.wait_for()
+    add = page.get_by_role("button", name="+ Add filter")
+    for index, (key, value) in enumerate((("Languages", "EN"), ("Country", "GB"))):
+        add.click()
+        row = page.locator("[data-groups] [data-row]").nth(index)
+        row.get_by_label("Filter").select_option(label=key)
+        row.get_by_label("Condition").select_option(label="is")
+        row.get_by_label("Value").fill(value)
+    page.get_by_label("Subject", exact=True).fill("New guidelines for the sentiment project")
+    page.get_by_label("Message text", exact=True).fill(
+        "We updated the examples in the instructions. Please read them before your next task."
+    )
+    page.get_by_label("Allows replies").check()
+    page.locator("[data-preview-summary]").get_by_text("will receive this").wait_for()
 
 
 def shoot(page: Page, out: Path, name: str, width: Width) -> Path:
     path = out / f"{name}-{width.name}.png"
+    # From the top: filling a form scrolls, and a sticky header would be drawn mid-page.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
 
