@@ -86,31 +86,42 @@ def demo() -> None:
     from crowdpost.accounts.exposure import demo_refusal
 
     # The demo tokens are published: they may exist only where `serve` binds loopback.
-    refusal = demo_refusal(_settings(), ["127.0.0.1"])
+    settings = _settings()
+    refusal = demo_refusal(settings, ["127.0.0.1"])
     if refusal:
         _refuse(refusal)
     db = _database()
     try:
         _migrate(db)
-        _print_demo(db, _load_demo(db))
+        # No server here: the page is wherever CROWDPOST_PUBLIC_URL says it is served.
+        _print_demo(db, _load_demo(db, settings), f"{settings.public_url.rstrip('/')}/sign-in")
     finally:
         db.dispose()
 
 
-def _load_demo(db: Database) -> Any:
+def _load_demo(db: Database, settings: Settings) -> Any:
     from crowdpost.demo import do_load_demo
 
     with db.transaction() as session:
-        return do_load_demo(session)
+        return do_load_demo(session, settings)
 
 
-def _print_demo(db: Database, summary: Any) -> None:
-    from crowdpost.accounts.exposure import active_demo_tokens
+def _print_demo(db: Database, summary: Any, sign_in_url: str) -> None:
+    """Where to sign in and with what: the demo e-mail and password, and the demo tokens
+    (each marked when an operator has changed or revoked it since)."""
+    from crowdpost.accounts.exposure import DEMO_PASSWORD, active_demo_tokens
+    from crowdpost.accounts.passwords import verify_password
+    from crowdpost.models import Requester
 
     with db.transaction(write=False) as session:
         active = active_demo_tokens(session)
+        requester = session.get(Requester, summary.requester_id)
+        password_hash = requester.password_hash if requester else None
+    password_note = "" if password_hash and verify_password(password_hash, DEMO_PASSWORD) else "  (changed)"
     state = "created" if summary.created else "already present"
     console.print(f"Demo data {state}.")
+    console.print(f"  Sign in at [bold]{sign_in_url}[/bold]", highlight=False)
+    console.print(f"    e-mail: [bold]{summary.email}[/bold]   password: [bold]{DEMO_PASSWORD}[/bold]{password_note}")
     for who, token in (
         (f"requester {format_id(summary.requester_id)}", summary.requester_token),
         (f"Toloker {summary.toloker_id}", summary.toloker_token),
@@ -153,15 +164,17 @@ def serve(
             refusal = demo_tokens_refusal(settings, hosts, active_demo_tokens(session))
         if refusal:
             _refuse(refusal)
-        if demo:
-            _print_demo(db, _load_demo(db))
+        summary = _load_demo(db, settings) if demo else None
     except BaseException:
         db.dispose()
         raise
-    base = f"http://{host}:{port}"
+    base = f"http://[{host}]:{port}" if ":" in host and not host.startswith("[") else f"http://{host}:{port}"
     console.print(f"crowdpost on {base}  ({db.engine.dialect.name})")
     console.print(f"  API docs: {base}/docs    requester API: {base}/api/v1    Toloker API: {base}/api/toloker/v1")
     console.print(f"  toloka-kit: TolokaClient('<token>', url='{base}')")
+    if summary is not None:
+        # Last, so the page address and the demo sign-in are what the terminal shows.
+        _print_demo(db, summary, f"{base}/sign-in")
     lease = timedelta(seconds=settings.worker_lease_seconds)
     embedded = EmbeddedWorker(db, settings.worker_poll_interval, lease) if worker and settings.embedded_worker else None
     if embedded:
