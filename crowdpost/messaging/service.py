@@ -26,7 +26,11 @@ from crowdpost.kit.ids import format_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import folders, policy, repository, views
-from crowdpost.messaging.repository import Participant, ThreadFilters
+
+# Re-exported: the value types callers pass to the services (pages import them from here, as
+# no other domain may import this domain's repository).
+from crowdpost.messaging.repository import Participant as Participant
+from crowdpost.messaging.repository import ThreadFilters as ThreadFilters
 from crowdpost.messaging.schemas import (
     DIRECT_MAX_RECIPIENTS,
     TEXT_MAX_CHARS,
