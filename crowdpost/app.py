@@ -17,6 +17,7 @@ from crowdpost.db import Database
 from crowdpost.errors import ApiError, install_error_handlers
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.middleware import RequestContextMiddleware
+from crowdpost.web.app import mount_pages
 from crowdpost.wiring import wire_domains
 
 DESCRIPTION = """
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     install_error_handlers(app)
     mount_apis(app)
     _mount_operability(app)
+    mount_pages(app)  # after the API: its error handlers wrap the API's for page paths
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     return app
 

@@ -1,0 +1,20 @@
+"""mount_pages(app): the page routes, the static files, HTML errors and security headers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from crowdpost.web.errors import install_page_errors
+from crowdpost.web.headers import PageHeadersMiddleware
+from crowdpost.web.requester import auth, compose, messages, profile, thread
+from crowdpost.web.templating import STATIC_DIR
+
+
+def mount_pages(app: FastAPI) -> None:
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # compose before thread: /messages/compose is not a thread id
+    for module in (auth, compose, messages, thread, profile):
+        app.include_router(module.router)
+    install_page_errors(app)
+    app.add_middleware(PageHeadersMiddleware)
