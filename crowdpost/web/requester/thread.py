@@ -43,8 +43,8 @@ from crowdpost.errors import ConflictState, DoesNotExist, TooManyRequests, Valid
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import folders, policy, service
-from crowdpost.messaging.service import Participant
 from crowdpost.messaging.schemas import TEXT_MAX_CHARS, Folder, InterlocutorRole, ReplyForm
+from crowdpost.messaging.service import Participant
 from crowdpost.web.session import FormUserDep, PageUserDep
 from crowdpost.web.templating import is_htmx, render
 from crowdpost.workforce import filters as audience_filters
