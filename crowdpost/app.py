@@ -63,7 +63,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     mount_apis(app)
     _mount_operability(app)
     mount_pages(app)  # after the API: its error handlers wrap the API's for page paths
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_page_body_bytes=settings.max_page_body_bytes,
+    )
     return app
 
 

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     # HTTP
     max_body_bytes: int = 32 * 1024 * 1024
+    # Page forms are small (a compose is at most ~2 MB form-encoded) and may come from anyone
+    # (the sign-in form): their bodies get a much lower cap than the API's batch uploads.
+    max_page_body_bytes: int = 4 * 1024 * 1024
     page_limit_default: int = 50
     page_limit_max: int = 300
     bulk_max_items: int = 10_000

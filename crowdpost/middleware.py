@@ -9,9 +9,11 @@ Order, before any body byte is received:
 2. an API request (`/api/...`) that carries a body is authenticated: a missing, malformed,
    unknown or revoked token -> 401 AUTHENTICATION_ERROR, and the body is never read
    (uvicorn buffers at most 64 KiB of it, then discards the rest unparsed);
-3. a declared Content-Length over `max_body_bytes` -> 413 PAYLOAD_TOO_LARGE;
+3. a declared Content-Length over the cap -> 413 PAYLOAD_TOO_LARGE;
 4. the body is read, counting the bytes received (chunked uploads too), and refused with
-   413 as soon as it passes `max_body_bytes`.
+   413 as soon as it passes the cap.
+The cap is `max_body_bytes` for the API and the lower `max_page_body_bytes` for pages, whose
+forms (the sign-in form among them) anyone may post.
 The route's own dependencies still run afterwards (403 for a token of another role).
 API requests without a body (GET, DELETE) are left to those dependencies: a second token
 lookup would buy nothing there, and an unknown path stays a 404.
@@ -93,9 +95,10 @@ def _has_body(scope: Scope) -> bool:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, max_page_body_bytes: int | None = None) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_page_body_bytes = max_body_bytes if max_page_body_bytes is None else max_page_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -124,7 +127,9 @@ class RequestContextMiddleware:
                 )
             if scope["path"].startswith(API_PREFIX) and _has_body(scope):
                 await self._authenticate(scope)
-            body_receive = await self._bounded_receive(scope, receive)
+            is_api = scope["path"].startswith(API_PREFIX)
+            cap = self.max_body_bytes if is_api else min(self.max_body_bytes, self.max_page_body_bytes)
+            body_receive = await self._bounded_receive(scope, receive, cap)
             await self.app(scope, body_receive, send_wrapper)
         except ApiError as exc:
             if not status_holder["sent"]:
@@ -168,7 +173,7 @@ class RequestContextMiddleware:
         state = scope["app"].state
         await run_in_threadpool(authenticate_in_own_transaction, state.db, state.settings, authorization)
 
-    async def _bounded_receive(self, scope: Scope, receive: Receive) -> Receive:
+    async def _bounded_receive(self, scope: Scope, receive: Receive, cap: int) -> Receive:
         """Read the whole body up front (it is parsed whole anyway), refusing oversize ones.
 
         The cap counts the bytes received, whatever Content-Length says (or when there is
@@ -182,8 +187,8 @@ class RequestContextMiddleware:
                 declared = int(declared_raw)
             except ValueError:
                 declared = -1
-            if declared > self.max_body_bytes:
-                raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
+            if declared > cap:
+                raise PayloadTooLarge(f"Request body exceeds {cap} bytes")
         buffer = bytearray()
         more = True
         disconnect: Message | None = None
@@ -193,8 +198,8 @@ class RequestContextMiddleware:
                 disconnect = message
                 break
             chunk = message.get("body", b"")
-            if len(buffer) + len(chunk) > self.max_body_bytes:
-                raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
+            if len(buffer) + len(chunk) > cap:
+                raise PayloadTooLarge(f"Request body exceeds {cap} bytes")
             buffer += chunk
             more = message.get("more_body", False)
         body = bytes(buffer)
