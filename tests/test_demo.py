@@ -153,8 +153,7 @@ def test_the_demo_fills_every_folder_once(db: Database, settings: Settings, serv
         with db.transaction() as session:
             again = do_load_demo(session, settings)
         after = as_demo.get(f"{THREADS}/counts").json()
-    with db.transaction() as session:
-        signed_in = do_sign_in_with_password(session, settings, DEMO_EMAIL, DEMO_PASSWORD)
+    signed_in = do_sign_in_with_password(db, settings, DEMO_EMAIL, DEMO_PASSWORD)
 
     assert demo.created is True
     assert again.created is False

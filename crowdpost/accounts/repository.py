@@ -120,6 +120,21 @@ def set_password_hash(session: Session, requester_id: int, password_hash: str) -
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def claim_password_hash(session: Session, requester_id: int, verified_hash: str, new_hash: str) -> bool:
+    """Replace the hash a password was verified against (`new_hash` may be the same one);
+    False when it is no longer the requester's, because the password changed meanwhile.
+
+    An UPDATE, even to the same value, so the row stays locked until the transaction ends:
+    a password being set concurrently waits for it, and then ends the session it started.
+    """
+    result = session.execute(
+        update(Requester)
+        .where(Requester.id == requester_id, Requester.password_hash == verified_hash)
+        .values(password_hash=new_hash)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
 def add_web_session(session: Session, session_hash: str, requester_id: int, csrf_token: str, now: datetime) -> int:
     session_id: int = session.execute(
         insert(WebSession)
@@ -204,8 +219,16 @@ def recent_sign_in_failures(session: Session, key: str, limit: int) -> list[date
     )
 
 
-def add_sign_in_failure(session: Session, key: str, now: datetime) -> None:
-    session.execute(insert(SignInFailure).values(key=key, created=now))
+def add_sign_in_failure(session: Session, key: str, now: datetime) -> int:
+    """Count an attempt as failed; its id, to take it back if the attempt succeeds."""
+    failure_id: int = session.execute(
+        insert(SignInFailure).values(key=key, created=now).returning(SignInFailure.id)
+    ).scalar_one()
+    return failure_id
+
+
+def delete_sign_in_failure(session: Session, failure_id: int) -> None:
+    session.execute(delete(SignInFailure).where(SignInFailure.id == failure_id))
 
 
 def prune_sign_in_failures(session: Session, before: datetime) -> None:

@@ -1,4 +1,5 @@
-"""Page sign-in and web sessions: no HTTP here, and no commit (the caller's transaction).
+"""Page sign-in and web sessions: no HTTP here. Sign-in and `authenticate_web` run short
+transactions of their own; the other functions write in the caller's transaction.
 
 A session is a random cookie value (`secrets.token_urlsafe(32)`) whose SHA-256 is the
 stored key, like API tokens, plus a CSRF token the pages print into every form. It ends
@@ -10,12 +11,16 @@ Failed sign-ins are rows keyed by what was tried: the lower-case e-mail, known o
 When the last `sign_in_max_failures` of a key fall within `sign_in_lock_minutes`, the key
 is locked for `sign_in_lock_minutes` after the newest of them. Attempts refused by the
 lock check nothing and are not recorded, so the time the message names stays true. A
-successful sign-in clears nothing: the failures of an account expire on their own, and
-a password that is known cannot buy an attacker more guesses at another one.
+successful sign-in clears no earlier failure: the failures of an account expire on their
+own, and a password that is known cannot buy an attacker more guesses at another one.
 
-Run the sign-in functions in a write transaction: attempts on one key are serialized
-(`repository.lock_sign_in_key`), so a burst of concurrent guesses is counted in full.
-On SQLite that transaction holds the write lock for one argon2 verify (about 0.1 s).
+Attempts on one key are serialized (`repository.lock_sign_in_key`) while the lock is
+checked and the attempt counted, so a burst of concurrent guesses is counted in full.
+A password attempt is counted as failed before the password is checked, and taken back
+when it was right: the argon2 verify (about 0.1 s) then runs with no transaction open,
+so a flood of sign-ins cannot hold SQLite's one write lock (or a connection) for it.
+While a right password is being checked, its counted attempt may lock the key for other
+attempts for that moment: never more lenient than counting it after the check.
 """
 
 from __future__ import annotations
@@ -65,62 +70,75 @@ class SignInResult:
     locked: bool  # not ok because of too many failures
 
 
-def do_sign_in_with_password(session: Session, settings: Settings, email: str, password: str) -> SignInResult:
+def do_sign_in_with_password(db: Database, settings: Settings, email: str, password: str) -> SignInResult:
     """Sign a requester in with their e-mail and password; never raises for wrong credentials.
 
-    A failed attempt is written to the session: the caller commits it like a success.
+    In short transactions of its own, none of them open during the argon2 verify: the
+    attempt is counted (or refused by the lock) first, the password checked without a
+    connection, and a success takes its count back as it starts the session.
     """
     key = passwords.email_key(email)
     now = utcnow()
-    repository.lock_sign_in_key(session, key)
-    locked = _locked_until(session, settings, key, now)
-    if locked is not None:
-        return _locked(locked)
-    if settings.environment != "development" and password == DEMO_PASSWORD:
-        return _fail(session, settings, key, now, DEMO_PASSWORD_REFUSED)
-    requester_id = _check_password(session, key, password)
-    if requester_id is None:
-        return _fail(session, settings, key, now, WRONG_PASSWORD)
-    return _start(session, settings, requester_id, now)
+    demo_refused = settings.environment != "development" and password == DEMO_PASSWORD
+    checkable = not demo_refused and bool(key) and len(password) <= MAX_PASSWORD_LENGTH
+    with db.transaction() as session:
+        attempt = _reserve(session, settings, key, now)
+        counted = isinstance(attempt, _Attempt)
+        candidates = repository.password_candidates(session, key) if checkable and counted else []
+    if not isinstance(attempt, _Attempt):
+        return attempt  # locked: nothing checked, nothing counted
+    if demo_refused:
+        return attempt.failed(DEMO_PASSWORD_REFUSED)
+    # Twice at most: a second look only when the password changed between the read and the claim.
+    for _ in range(2):
+        match = _check_password(candidates, password)
+        if match is None:
+            return attempt.failed(WRONG_PASSWORD)
+        requester_id, password_hash = match
+        # Hashed here too, not in the transaction: an upgrade of the parameters costs one argon2 hash.
+        claimed_hash = passwords.hash_password(password) if passwords.needs_rehash(password_hash) else password_hash
+        with db.transaction() as session:
+            if repository.claim_password_hash(session, requester_id, password_hash, claimed_hash):
+                repository.delete_sign_in_failure(session, attempt.failure_id)
+                return _start(session, settings, requester_id, now)
+            candidates = repository.password_candidates(session, key)
+    return attempt.failed(WRONG_PASSWORD)
 
 
-def _check_password(session: Session, email: str, password: str) -> int | None:
-    """The requester this e-mail and password sign in, None otherwise; always one verify or more."""
-    if len(password) > MAX_PASSWORD_LENGTH or not email:
-        passwords.spend_a_verify(password[:MAX_PASSWORD_LENGTH])
-        return None
-    candidates = repository.password_candidates(session, email)
+def _check_password(candidates: list[tuple[int, str]], password: str) -> tuple[int, str] | None:
+    """(requester id, hash) the password matches, None otherwise; always one verify or more."""
     if not candidates:
-        passwords.spend_a_verify(password)
+        # Unknown e-mail, no password yet, or a password too long to be anyone's: as slow as a wrong one.
+        passwords.spend_a_verify(password[:MAX_PASSWORD_LENGTH])
         return None
     # E-mails are not unique: the first requester whose password this is.
     for requester_id, password_hash in candidates:
         if passwords.verify_password(password_hash, password):
-            if passwords.needs_rehash(password_hash):
-                repository.set_password_hash(session, requester_id, passwords.hash_password(password))
-            return requester_id
+            return requester_id, password_hash
     return None
 
 
-def do_sign_in_with_token(session: Session, settings: Settings, token: str) -> SignInResult:
+def do_sign_in_with_token(db: Database, settings: Settings, token: str) -> SignInResult:
     """Sign a requester in with one of their API tokens (`OAuth <token>` is accepted too).
 
     Toloker tokens, the operator token and revoked tokens get the same refusal as unknown
-    ones. Never raises for a wrong token; a failed attempt is written to the session.
+    ones. Never raises for a wrong token. One short transaction of its own: a token is
+    checked by its SHA-256, nothing slow runs inside it.
     """
     token = parse_authorization(token) or token.strip()
     key = "token:" + hash_token(token)
     now = utcnow()
-    repository.lock_sign_in_key(session, key)
-    locked = _locked_until(session, settings, key, now)
-    if locked is not None:
-        return _locked(locked)
-    if settings.environment != "development" and is_well_known(token):
-        return _fail(session, settings, key, now, PUBLISHED_TOKEN_REFUSED)
-    row = repository.live_token(session, hash_token(token)) if token else None
-    if row is None or row.role != "REQUESTER" or row.requester_id is None:
-        return _fail(session, settings, key, now, WRONG_TOKEN)
-    return _start(session, settings, row.requester_id, now)
+    with db.transaction() as session:
+        repository.lock_sign_in_key(session, key)
+        locked = _locked_until(session, settings, key, now)
+        if locked is not None:
+            return _locked(locked)
+        if settings.environment != "development" and is_well_known(token):
+            return _fail(session, settings, key, now, PUBLISHED_TOKEN_REFUSED)
+        row = repository.live_token(session, hash_token(token)) if token else None
+        if row is None or row.role != "REQUESTER" or row.requester_id is None:
+            return _fail(session, settings, key, now, WRONG_TOKEN)
+        return _start(session, settings, row.requester_id, now)
 
 
 def authenticate_web(db: Database, settings: Settings, cookie_value: str | None) -> WebSession | None:
@@ -189,16 +207,47 @@ def _start(session: Session, settings: Settings, requester_id: int, now: datetim
     return SignInResult(ok=True, cookie_value=cookie_value, message=None, locked=False)
 
 
+@dataclass(frozen=True)
+class _Attempt:
+    """A password attempt, counted as failed before the password is checked."""
+
+    failure_id: int  # deleted again when the password is right
+    locked_until: datetime | None  # set when this attempt is the last one allowed
+
+    def failed(self, message: str) -> SignInResult:
+        if self.locked_until is not None:
+            return _locked(self.locked_until)
+        return SignInResult(ok=False, cookie_value=None, message=message, locked=False)
+
+
+def _reserve(session: Session, settings: Settings, key: str, now: datetime) -> _Attempt | SignInResult:
+    """The locked result for a locked key, else this attempt counted as failed up front.
+
+    The lock check and the insert are serialized per key (`lock_sign_in_key`), so a burst
+    of concurrent guesses is counted in full; the slow verify runs after the commit.
+    """
+    repository.lock_sign_in_key(session, key)
+    locked = _locked_until(session, settings, key, now)
+    if locked is not None:
+        return _locked(locked)
+    failure_id = _add_failure(session, settings, key, now)
+    return _Attempt(failure_id, _locked_until(session, settings, key, now))
+
+
 def _fail(session: Session, settings: Settings, key: str, now: datetime, message: str) -> SignInResult:
-    window = timedelta(minutes=settings.sign_in_lock_minutes)
-    # Older failures can neither lock nor extend a lock: newest + lock must be in the future
-    # and the counted ones within one window of it.
-    repository.prune_sign_in_failures(session, now - 2 * window)
-    repository.add_sign_in_failure(session, key, now)
+    _add_failure(session, settings, key, now)
     locked = _locked_until(session, settings, key, now)
     if locked is not None:  # this failure was the last one allowed
         return _locked(locked)
     return SignInResult(ok=False, cookie_value=None, message=message, locked=False)
+
+
+def _add_failure(session: Session, settings: Settings, key: str, now: datetime) -> int:
+    window = timedelta(minutes=settings.sign_in_lock_minutes)
+    # Older failures can neither lock nor extend a lock: newest + lock must be in the future
+    # and the counted ones within one window of it.
+    repository.prune_sign_in_failures(session, now - 2 * window)
+    return repository.add_sign_in_failure(session, key, now)
 
 
 def _locked_until(session: Session, settings: Settings, key: str, now: datetime) -> datetime | None:

@@ -100,8 +100,7 @@ def test_the_operator_sets_a_password_that_signs_in(
     response = admin.http.post(f"/api/admin/v1/requesters/{requester.id}/password", json={"password": PASSWORD})
     assert response.status_code == 204, response.text
     assert response.content == b""
-    with db.transaction() as session:
-        result = do_sign_in_with_password(session, settings, "ops@x.test", PASSWORD)
+    result = do_sign_in_with_password(db, settings, "ops@x.test", PASSWORD)
     web = authenticate_web(db, settings, result.cookie_value)
     assert web is not None
     assert web.requester_id == requester_id

@@ -9,17 +9,17 @@ from __future__ import annotations
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
 from argon2 import PasswordHasher, profiles
-from sqlalchemy import select, update
+from sqlalchemy import QueuePool, select, update
 
 from crowdpost.accounts import passwords
 from crowdpost.accounts.exposure import DEMO_PASSWORD
 from crowdpost.accounts.passwords import do_set_password
-from crowdpost.accounts.repository import add_token
+from crowdpost.accounts.repository import add_token, lock_sign_in_key
 from crowdpost.accounts.service import do_create_requester, do_revoke_token, issue_token
 from crowdpost.accounts.tokens import DEMO_REQUESTER_TOKEN, hash_token
 from crowdpost.accounts.web_sessions import (
@@ -40,7 +40,7 @@ from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.errors import ValidationFailed
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import SignInFailure, Toloker
+from crowdpost.models import Requester, SignInFailure, Toloker
 from crowdpost.models import WebSession as WebSessionRow
 from tests.fixtures.factories import ADMIN_TOKEN
 
@@ -74,13 +74,11 @@ def make_account(db: Database, password: str | None = PASSWORD, email: str | Non
 
 
 def sign_in(db: Database, settings: Settings, email: str, password: str) -> SignInResult:
-    with db.transaction() as session:
-        return do_sign_in_with_password(session, settings, email, password)
+    return do_sign_in_with_password(db, settings, email, password)
 
 
 def sign_in_with_token(db: Database, settings: Settings, token: str) -> SignInResult:
-    with db.transaction() as session:
-        return do_sign_in_with_token(session, settings, token)
+    return do_sign_in_with_token(db, settings, token)
 
 
 def signed_in(db: Database, settings: Settings, account: Account, password: str = PASSWORD) -> tuple[str, WebSession]:
@@ -195,6 +193,97 @@ def test_a_burst_of_concurrent_guesses_is_counted_in_full(
     assert failure_count(db, account.email) == 10
     assert sum(r.locked for r in results) == 11  # the tenth failure and the ten refused after it
     assert not any(r.ok for r in results)
+
+
+def test_the_password_is_checked_with_no_transaction_or_connection_held(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of sign-ins cannot queue the server's writes behind argon2 verifies.
+
+    While a sign-in's verify is held open, another write transaction (which also takes the
+    key's sign-in lock) completes: on SQLite it needs the one write lock, on PostgreSQL the
+    key's advisory lock, and neither may be held across the verify.
+    """
+    account = make_account(db)
+    key = passwords.email_key(account.email)
+    verifying, release = threading.Event(), threading.Event()
+    held: list[int] = []
+    real_verify = passwords.verify_password
+
+    def held_open_verify(password_hash: str, password: str) -> bool:
+        pool = db.engine.pool
+        assert isinstance(pool, QueuePool)
+        held.append(pool.checkedout())
+        verifying.set()
+        release.wait(timeout=60)  # only a safety net: the test releases it in every outcome
+        return real_verify(password_hash, password)
+
+    def write_meanwhile() -> None:
+        with db.transaction() as session:
+            lock_sign_in_key(session, key)
+            session.execute(update(Requester).where(Requester.id == account.id).values(public_name="Renamed"))
+
+    monkeypatch.setattr(passwords, "verify_password", held_open_verify)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        signing_in = pool.submit(sign_in, db, settings, account.email, PASSWORD)
+        try:
+            assert verifying.wait(timeout=30)
+            # Before the fix this waited for the verify (SQLite's busy timeout is 30 s).
+            pool.submit(write_meanwhile).result(timeout=10)
+        finally:
+            release.set()
+        assert signing_in.result(timeout=30).ok
+    assert held == [0]
+    # The attempt was counted while the password was checked, and taken back as it succeeded.
+    assert failure_count(db, key) == 0
+
+
+def test_a_right_password_takes_back_only_its_own_count(db: Database, settings: Settings) -> None:
+    account = make_account(db)
+    for n in range(9):
+        sign_in(db, settings, account.email, f"guess number {n}")
+    assert sign_in(db, settings, account.email, PASSWORD).ok  # the tenth attempt: counted, then taken back
+    assert failure_count(db, account.email) == 9
+    assert sign_in(db, settings, account.email, "guess number 10").locked
+
+
+def test_a_password_set_while_the_old_one_is_checked_wins(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's new password ends every session: none may start from the old one after it."""
+    account = make_account(db)
+    real_verify = passwords.verify_password
+    calls: list[str] = []
+
+    def verify_then_operator_sets(password_hash: str, password: str) -> bool:
+        calls.append(password_hash)
+        if len(calls) == 1:
+            with db.transaction() as session:
+                do_set_password(session, account.id, "set by the operator")
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", verify_then_operator_sets)
+    result = sign_in(db, settings, account.email, PASSWORD)
+    assert result == SignInResult(ok=False, cookie_value=None, message=WRONG_PASSWORD, locked=False)
+    assert len(calls) == 2  # the old hash verified, then the new one refused it
+    with db.transaction(write=False) as session:
+        assert session.execute(select(WebSessionRow.id)).first() is None
+    assert sign_in(db, settings, account.email, "set by the operator").ok
+
+
+def test_a_hash_of_older_parameters_is_upgraded_when_it_signs_in(
+    db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    account = make_account(db)
+    stronger = PasswordHasher.from_parameters(replace(profiles.CHEAPEST, time_cost=2))
+    monkeypatch.setattr(passwords, "HASHER", stronger)
+    assert sign_in(db, settings, account.email, PASSWORD).ok
+    with db.transaction(write=False) as session:
+        stored = session.execute(select(Requester.password_hash).where(Requester.id == account.id)).scalar_one()
+    assert stored is not None
+    assert not stronger.check_needs_rehash(stored)
+    assert stronger.verify(stored, PASSWORD)
+    assert sign_in(db, settings, account.email, PASSWORD).ok
 
 
 def test_an_unknown_email_locks_exactly_like_an_account(db: Database, settings: Settings) -> None:

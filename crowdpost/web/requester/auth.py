@@ -1,8 +1,8 @@
 """/sign-in and /sign-out: a requester signs in with e-mail and password or an API token.
 
-Wrong credentials are answered with the sign-in page and one message, and the failed attempt
-is committed with the request (the lock-out counts it): the service returns a result instead
-of raising, so the request's transaction is not rolled back.
+Wrong credentials are answered with the sign-in page and one message. The service runs its
+own short transactions (the failed attempt commits and the lock-out counts it; the password
+check runs outside them), so the sign-in POST takes no request session.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ def sign_in_page(request: Request, settings: SettingsDep, next: str | None = Non
 @router.post("/sign-in")
 def sign_in(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     method: Annotated[Literal["password", "token"], Form()] = "password",
     email: EmailField = "",
@@ -49,9 +48,9 @@ def sign_in(
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     if method == "token":
-        result = web_sessions.do_sign_in_with_token(session, settings, token.strip())
+        result = web_sessions.do_sign_in_with_token(get_db(request), settings, token.strip())
     else:
-        result = web_sessions.do_sign_in_with_password(session, settings, email.strip(), password)
+        result = web_sessions.do_sign_in_with_password(get_db(request), settings, email.strip(), password)
     if not result.ok or result.cookie_value is None:
         field = "token" if method == "token" else "email"
         context = {
