@@ -23,7 +23,6 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-
 def money(amount: Decimal | str | None) -> str:
     """$1,234.5 -> "$1,234.50": at least cents, every digit that matters, never a float."""
     if amount is None:
