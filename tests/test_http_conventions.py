@@ -130,20 +130,22 @@ def test_malformed_id_is_404(http: httpx.Client) -> None:
 def test_list_parameters_are_checked(settings: Settings, db: Database) -> None:
     app = create_app(settings, db)
 
-    @app.get("/list")
+    @app.get("/api/test/list")  # under /api/: outside it, errors are HTML pages
     def listing(params: Annotated[ListParams, Depends(list_params)]) -> dict[str, object]:
         return {"limit": params.limit, "sort": [k.name for k in params.sort], "id": params.id_range}
 
     with serve_in_thread(app) as url:
-        assert httpx.get(f"{url}/list").json() == {"limit": 50, "sort": [], "id": {}}
-        assert httpx.get(f"{url}/list", params={"limit": 300, "sort": "-created,id", "id_gt": "x"}).json() == {
+        assert httpx.get(f"{url}/api/test/list").json() == {"limit": 50, "sort": [], "id": {}}
+        assert httpx.get(f"{url}/api/test/list", params={"limit": 300, "sort": "-created,id", "id_gt": "x"}).json() == {
             "limit": 300,
             "sort": ["created", "id"],
             "id": {"gt": "x"},
         }
-        assert_toloka_error(httpx.get(f"{url}/list", params={"limit": 301}), 400, "VALIDATION_ERROR")
-        assert_toloka_error(httpx.get(f"{url}/list", params={"limit": "ten"}), 400, "VALIDATION_ERROR")
-        assert_toloka_error(httpx.get(f"{url}/list", params={"created_gt": "yesterday"}), 400, "VALIDATION_ERROR")
+        assert_toloka_error(httpx.get(f"{url}/api/test/list", params={"limit": 301}), 400, "VALIDATION_ERROR")
+        assert_toloka_error(httpx.get(f"{url}/api/test/list", params={"limit": "ten"}), 400, "VALIDATION_ERROR")
+        assert_toloka_error(
+            httpx.get(f"{url}/api/test/list", params={"created_gt": "yesterday"}), 400, "VALIDATION_ERROR"
+        )
 
 
 def test_every_response_has_a_request_id(http: httpx.Client) -> None:
@@ -156,12 +158,12 @@ def test_every_response_has_a_request_id(http: httpx.Client) -> None:
 def test_unexpected_exception_is_500_without_stack_trace(settings: Settings, db: Database) -> None:
     app = create_app(settings, db)
 
-    @app.get("/boom")
+    @app.get("/api/test/boom")  # pages answer an HTML 500 instead (tests/web/test_foundation.py)
     def boom() -> None:
         raise RuntimeError("secret internals")
 
     with serve_in_thread(app) as url:
-        response = httpx.get(f"{url}/boom")
+        response = httpx.get(f"{url}/api/test/boom")
     body = assert_toloka_error(response, 500, "INTERNAL_ERROR")
     assert "secret internals" not in response.text
     assert body["message"] == "Internal error"

@@ -7,7 +7,14 @@ from posting elsewhere; `frame-ancestors 'none'` stops clickjacking.
 
 from __future__ import annotations
 
+import logging
+
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from crowdpost.web.errors import error_page
+
+log = logging.getLogger("crowdpost.errors")
 
 CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
 PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
@@ -24,6 +31,9 @@ SKIPPED_PREFIXES = ("/api/", "/docs", "/redoc", "/openapi.json", "/metrics", "/h
 
 
 class PageHeadersMiddleware:
+    """Adds the page headers; and a page whose handler crashed gets the HTML 500 page (the
+    outer middleware would answer the API's JSON body): logged, never a stack trace."""
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -44,4 +54,20 @@ class PageHeadersMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        started = False
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, receive, send_tracked)
+        except Exception as exc:
+            if started or is_static:
+                raise
+            log.exception("unhandled error on %s %s", scope.get("method"), path, exc_info=exc)
+            response = error_page(
+                Request(scope), 500, "The server could not finish this. Nothing was changed; try again."
+            )
+            await response(scope, receive, send_with_headers)

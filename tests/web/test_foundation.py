@@ -17,9 +17,13 @@ from decimal import Decimal
 import httpx
 import pytest
 
+from crowdpost.app import create_app
+from crowdpost.config import Settings
+from crowdpost.db import Database
 from crowdpost.web.session import safe_next
 from crowdpost.web.templating import money
 from tests.fixtures.factories import Admin
+from tests.fixtures.live_server import serve_in_thread
 from tests.web.browser import create_web_requester, page_client, sign_in_http
 
 
@@ -112,3 +116,19 @@ def test_next_never_leaves_the_site(target: str | None) -> None:
 
 def test_next_keeps_local_paths() -> None:
     assert safe_next("/messages/000000000042?x=1") == "/messages/000000000042?x=1"
+
+
+def test_a_crashing_page_is_an_html_500_without_internals(settings: Settings, db: Database) -> None:
+    app = create_app(settings, db)
+
+    @app.get("/crash-page")
+    def crash() -> None:
+        raise RuntimeError("secret internals")
+
+    with serve_in_thread(app) as url:
+        response = httpx.get(f"{url}/crash-page")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "secret internals" not in response.text
+    assert "Traceback" not in response.text
+    assert "default-src 'self'" in response.headers["content-security-policy"]
