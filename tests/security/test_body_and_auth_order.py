@@ -64,7 +64,8 @@ def test_anonymous_body_is_not_read(server_url: str) -> None:
     waiting for the rest (before the change it waited for the whole body, then parsed it)."""
     answer = post_raw(server_url, BONUSES, TWENTY_FOUR_MB, send_at_most=16, timeout=WAIT)
     assert_refused(answer, 401, "AUTHENTICATION_ERROR")
-    assert answer.body_bytes_sent == 16
+    # At most the 16 bytes (the answer may even come before the client sent them); never more.
+    assert answer.body_bytes_sent <= 16
 
 
 def test_anonymous_chunked_body_is_not_read(server_url: str) -> None:
