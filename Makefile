@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The suite runs on two xdist workers (each with its own PostgreSQL and Chromium).
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint typecheck pytest install install-dev browser clean bench screenshots
 
@@ -36,8 +38,8 @@ run: install
 	$(BIN)/crowdpost serve --host $(HOST) --port $(PORT) --demo
 
 lint: install-dev
-	$(BIN)/ruff check crowdpost tests $(wildcard bench)
-	$(BIN)/ruff format --check crowdpost tests $(wildcard bench)
+	$(BIN)/ruff check crowdpost tests $(wildcard bench) $(wildcard scripts)
+	$(BIN)/ruff format --check crowdpost tests $(wildcard bench) $(wildcard scripts)
 
 typecheck: install-dev
 	$(BIN)/mypy
