@@ -67,6 +67,7 @@ def test_the_guide_end_to_end(
     row.get_by_role("button", name="Mark as read").click()
     expect(page.locator("#unread-users")).to_have_count(0 if users_before == 0 else 1)
     row.get_by_role("button", name="Important").click()
+    expect(row.get_by_role("button", name="Important")).to_have_attribute("aria-pressed", "true")
     page.get_by_role("link", name="Important", exact=True).click()
     expect(page.locator(".thread-row", has_text="Done, thanks!")).to_be_visible()
 
