@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# The suite runs on two xdist workers (each with its own PostgreSQL and Chromium).
-PYTEST_ARGS ?= -n 2
+# One process by default: with two xdist workers (`PYTEST_ARGS="-n 2"`, ~13 min) tests that
+# start `crowdpost serve` on a picked free port can race another worker for it.
+PYTEST_ARGS ?=
 
 .PHONY: run test lint typecheck pytest install install-dev browser clean bench screenshots
 
