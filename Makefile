@@ -4,9 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# One process by default: with two xdist workers (`PYTEST_ARGS="-n 2"`, ~13 min) tests that
-# start `crowdpost serve` on a picked free port can race another worker for it.
-PYTEST_ARGS ?=
+# Two pytest-xdist workers (each its own PostgreSQL, Chromium and port slice, see
+# tests/fixtures/live_server.py); PYTEST_ARGS= runs the suite in one process.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint typecheck pytest install install-dev browser clean bench screenshots
 

@@ -6,12 +6,16 @@ from fastapi import APIRouter, FastAPI
 
 from crowdpost.accounts.endpoints import admin as accounts_admin
 from crowdpost.accounts.endpoints import requester as accounts_requester
+from crowdpost.email.endpoints import requester as email_requester
+from crowdpost.email.endpoints import toloker as email_toloker
 from crowdpost.messaging.endpoints import admin as messaging_admin
 from crowdpost.messaging.endpoints import requester as messaging_requester
 from crowdpost.messaging.endpoints import toloker as messaging_toloker
 from crowdpost.operations import endpoints as operations_endpoints
+from crowdpost.outbox import endpoints as outbox_admin
 from crowdpost.rewards.endpoints import requester as rewards_requester
 from crowdpost.rewards.endpoints import toloker as rewards_toloker
+from crowdpost.webhooks import endpoints as webhooks_requester
 from crowdpost.workforce.endpoints import admin as workforce_admin
 from crowdpost.workforce.endpoints import requester as workforce_requester
 
@@ -27,6 +31,8 @@ def requester_api() -> APIRouter:
     router.include_router(rewards_requester.router)
     router.include_router(operations_endpoints.router)
     router.include_router(messaging_requester.router)
+    router.include_router(webhooks_requester.router)
+    router.include_router(email_requester.router)
     return router
 
 
@@ -34,6 +40,7 @@ def toloker_api() -> APIRouter:
     router = APIRouter()
     router.include_router(rewards_toloker.router)
     router.include_router(messaging_toloker.router)
+    router.include_router(email_toloker.router)
     return router
 
 
@@ -42,6 +49,7 @@ def admin_api() -> APIRouter:
     router.include_router(accounts_admin.router)
     router.include_router(messaging_admin.router)
     router.include_router(workforce_admin.router)
+    router.include_router(outbox_admin.router)
     return router
 
 

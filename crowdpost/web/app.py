@@ -5,16 +5,29 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from crowdpost.web import admin, email_links, toloker
 from crowdpost.web.errors import install_page_errors
 from crowdpost.web.headers import PageHeadersMiddleware
-from crowdpost.web.requester import auth, compose, messages, profile, thread
+from crowdpost.web.requester import (
+    auth,
+    balance,
+    compose,
+    messages,
+    notifications,
+    profile,
+    rewards,
+    rewards_file,
+    thread,
+)
 from crowdpost.web.templating import STATIC_DIR
 
 
 def mount_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    # compose before thread: /messages/compose is not a thread id
-    for module in (auth, compose, messages, thread, profile):
+    # compose before thread: /messages/compose is not a thread id; the file flow before the
+    # rest of /rewards for the same reason
+    requester_pages = (auth, compose, messages, thread, notifications, profile, rewards_file, rewards, balance)
+    for module in (*requester_pages, email_links, toloker, admin):
         app.include_router(module.router)
     install_page_errors(app)
     app.add_middleware(PageHeadersMiddleware)

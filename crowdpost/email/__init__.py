@@ -1,0 +1,1 @@
+"""email: notification settings, e-mail addresses and their verification, the SMTP channel."""

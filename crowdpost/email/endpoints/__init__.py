@@ -1,0 +1,1 @@
+"""The notification-settings API for requesters and Tolokers."""

@@ -1,0 +1,7 @@
+"""The operator's page under /admin: platform news, requester look-up, deposits."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,1 @@
+"""webhooks: Toloka's webhook subscriptions and their signed deliveries."""
