@@ -11,6 +11,7 @@ nothing subscribes on import.
     BalanceChanged         rewards: a balance went down (subscribers check thresholds)
     BonusesPaid            rewards: bonuses with ids in [first_id, last_id] were paid
     AssignmentReviewed     workforce: an assignment was accepted or rejected
+    MessagesReceived       messaging: messages [first..last] arrived for the other side
 """
 
 from __future__ import annotations
@@ -66,6 +67,20 @@ class AssignmentReviewed:
     user_id: str
     status: str
     public_comment: str | None
+
+
+@dataclass(frozen=True)
+class MessagesReceived:
+    """Messages with ids in [first_message_id, last_message_id], all written by one
+    transaction for one kind of arrival, reached recipients on `side`: "REQUESTER" (the
+    requesters with `requester_threads` rows of their threads: Toloker replies, appeals,
+    administrator messages) or "TOLOKER" (the Tolokers with `toloker_threads` rows: sends,
+    bonus messages, requester replies, administrator news). Never published for a party's
+    own message. Subscribers join the id range set-based (one INSERT ... SELECT)."""
+
+    side: str
+    first_message_id: int
+    last_message_id: int
 
 
 def subscribe(event_type: type[E], fn: Callable[[Session, E], None]) -> None:

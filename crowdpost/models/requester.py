@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crowdpost.models.base import Base, BigIntPK, UTCDateTime, created_column
@@ -25,6 +25,14 @@ class Requester(Base):
     created: Mapped[datetime] = created_column()
     # argon2id (crowdpost.accounts.passwords); None: this requester cannot sign in with a password.
     password_hash: Mapped[str | None] = mapped_column(Text)
+    # An address an operator sets is verified; one the requester sets waits for its link
+    # (crowdpost.email). Unverified addresses get nothing but the verification e-mail.
+    email_verified: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # Per-event e-mail switches (Profile -> Notifications); off by default, as on Toloka.
+    email_new_message: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    email_operation_finished: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
 
 
 class ApiToken(Base):

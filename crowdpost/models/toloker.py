@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crowdpost.models.base import Base, created_column
@@ -41,6 +41,8 @@ class Toloker(Base):
     user_agent_version_minor: Mapped[int | None] = mapped_column(Integer)
     user_agent_version_bugfix: Mapped[int | None] = mapped_column(Integer)
     email: Mapped[str | None] = mapped_column(String(320))
+    # New messages by e-mail when `email` is set (crowdpost.email); on by default.
+    email_new_message: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
     # The codes of `toloker_languages` as `|DE|EN|` ('' for none), written with them: a
     # language filter tests this column instead of probing that table per Toloker.
     language_list: Mapped[str] = mapped_column(Text, server_default="", default="")
