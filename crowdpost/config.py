@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     # Page forms are small (a compose is at most ~2 MB form-encoded) and may come from anyone
     # (the sign-in form): their bodies get a much lower cap than the API's batch uploads.
     max_page_body_bytes: int = 4 * 1024 * 1024
+    # POST /rewards/file (a CSV of up to 100,000 bonuses) may exceed the page cap, up to this.
+    max_bonus_file_bytes: int = 16 * 1024 * 1024
     page_limit_default: int = 50
     page_limit_max: int = 300
     bulk_max_items: int = 10_000
@@ -72,6 +74,10 @@ class Settings(BaseSettings):
     worker_chunk_size: int = 5000
     worker_lease_seconds: float = 300
     embedded_worker: bool = True
+    # Outbox (e-mails, webhooks): a row failing temporarily is retried with backoff for this
+    # long after it was written, then FAILED; a claimed row comes back after the lease.
+    outbox_retry_hours: float = Field(24, gt=0)
+    outbox_lease_seconds: float = Field(300, gt=0)
 
     # E-mail
     smtp_host: str = ""
@@ -80,7 +86,15 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
     mail_from: str = "crowdpost@localhost"
+    # One SMTP connection carries a batch of e-mails; each command waits at most this long.
+    smtp_timeout_seconds: float = Field(30, gt=0)
+    # E-mails per second over all connections of this process; 0 sends as fast as the server takes them.
+    smtp_rate_per_second: float = Field(0, ge=0)
+    # A PEM file of CA certificates STARTTLS trusts instead of the system's (a private mail relay).
+    smtp_ca_file: str = ""
     public_url: str = "http://127.0.0.1:8000"
+    # Webhooks may go to loopback/private addresses (tests' 127.0.0.1 receivers; never in production).
+    webhook_allow_private: bool = False
 
     log_level: str = "INFO"
     log_json: bool = True
