@@ -77,7 +77,15 @@ def do_create_requester(
         raise ValidationFailed({"public_name": field_error("VALUE_REQUIRED", "public_name must not be blank")})
     opening = check_deposit_amount(balance, "balance") if balance else 0
     requester = repository.add_requester(
-        session, Requester(public_name=names, company=company, email=email, balance_micros=0, created=utcnow())
+        session,
+        Requester(
+            public_name=names,
+            company=company,
+            email=email,
+            email_verified=email is not None,  # an operator set it (crowdpost.email)
+            balance_micros=0,
+            created=utcnow(),
+        ),
     )
     if opening:
         change_balance(
