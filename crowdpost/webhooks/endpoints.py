@@ -1,7 +1,84 @@
-"""Requester API: PUT/GET/DELETE /webhook-subscriptions, as toloka-kit calls them."""
+"""Requester API: PUT/GET/DELETE /webhook-subscriptions, as toloka-kit calls them, and the
+extension GET /webhook-subscriptions/{id}/deliveries (the log of delivery attempts)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Depends, Response
+
+from crowdpost.accounts.auth import RequesterDep
+from crowdpost.config import SettingsDep
+from crowdpost.db import SessionDep
+from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.routing import WireRoute
+from crowdpost.webhooks import service
+from crowdpost.webhooks.schemas import (
+    DeliveryPage,
+    EventType,
+    SubscriptionBatchResult,
+    SubscriptionForm,
+    SubscriptionPage,
+    SubscriptionView,
+)
+from crowdpost.webhooks.views import delivery_view, subscription_view
+
+router = APIRouter(route_class=WireRoute, tags=["webhooks"])
+
+Paging = Annotated[ListParams, Depends(list_params)]
+_LIST_BODY = {
+    "requestBody": {
+        "content": {"application/json": {"schema": {"type": "array", "items": SubscriptionForm.model_json_schema()}}}
+    }
+}
+
+
+@router.put(
+    "/webhook-subscriptions",
+    response_model=SubscriptionBatchResult,
+    summary="Create or update subscriptions (a list; one per url + event_type + pool_id)",
+    openapi_extra=_LIST_BODY,
+)
+def upsert_webhook_subscriptions(
+    caller: RequesterDep, session: SessionDep, settings: SettingsDep, body: Any = Body(...)
+) -> WireJSONResponse:
+    rows = service.do_upsert_subscriptions(session, settings, caller.requester_id, body)
+    return wire({"items": {str(i): subscription_view(row) for i, row in sorted(rows.items())}, "validation_errors": {}})
+
+
+@router.get("/webhook-subscriptions", response_model=SubscriptionPage, summary="List subscriptions")
+def find_webhook_subscriptions(
+    caller: RequesterDep,
+    session: SessionDep,
+    paging: Paging,
+    event_type: EventType | None = None,
+    pool_id: str | None = None,
+) -> WireJSONResponse:
+    rows, has_more = service.list_subscriptions(
+        session, caller.requester_id, paging, event_type=event_type.value if event_type else None, pool_id=pool_id
+    )
+    return wire({"items": [subscription_view(row) for row in rows], "has_more": has_more})
+
+
+@router.get("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionView, summary="Get a subscription")
+def get_webhook_subscription(caller: RequesterDep, session: SessionDep, subscription_id: str) -> WireJSONResponse:
+    return wire(subscription_view(service.get_subscription(session, caller.requester_id, subscription_id)))
+
+
+@router.delete("/webhook-subscriptions/{subscription_id}", status_code=204, summary="Delete a subscription")
+def delete_webhook_subscription(caller: RequesterDep, session: SessionDep, subscription_id: str) -> Response:
+    service.do_delete_subscription(session, caller.requester_id, subscription_id)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/webhook-subscriptions/{subscription_id}/deliveries",
+    response_model=DeliveryPage,
+    summary="Delivery attempts of a subscription, oldest first (crowdpost extension)",
+)
+def find_webhook_deliveries(
+    caller: RequesterDep, session: SessionDep, subscription_id: str, paging: Paging
+) -> WireJSONResponse:
+    rows, has_more = service.list_deliveries(session, caller.requester_id, subscription_id, paging)
+    return wire({"items": [delivery_view(row) for row in rows], "has_more": has_more})
