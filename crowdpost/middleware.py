@@ -14,6 +14,7 @@ Order, before any body byte is received:
    413 as soon as it passes the cap.
 The cap is `max_body_bytes` for the API and the lower `max_page_body_bytes` for pages, whose
 forms (the sign-in form among them) anyone may post.
+`POST /rewards/file` (a CSV upload) has its own, `max_bonus_file_bytes`, still checked before reading.
 The route's own dependencies still run afterwards (403 for a token of another role).
 API requests without a body (GET, DELETE) are left to those dependencies: a second token
 lookup would buy nothing there, and an unknown path stays a 404.
@@ -54,6 +55,8 @@ OTHER_METHOD = "other"
 UNMATCHED_ROUTE = "unmatched"
 # The three API namespaces (/api/v1, /api/toloker/v1, /api/admin/v1) and any future one.
 API_PREFIX = "/api/"
+# The page that takes an uploaded bonus CSV: its own cap, `max_bonus_file_bytes`.
+BONUS_FILE_PATH = "/rewards/file"
 
 
 def new_request_id() -> str:
@@ -129,6 +132,9 @@ class RequestContextMiddleware:
                 await self._authenticate(scope)
             is_api = scope["path"].startswith(API_PREFIX)
             cap = self.max_body_bytes if is_api else min(self.max_body_bytes, self.max_page_body_bytes)
+            if scope["method"] == "POST" and scope["path"] == BONUS_FILE_PATH:
+                # The one page form that uploads a big file (a CSV of up to 100,000 bonuses).
+                cap = scope["app"].state.settings.max_bonus_file_bytes
             body_receive = await self._bounded_receive(scope, receive, cap)
             await self.app(scope, body_receive, send_wrapper)
         except ApiError as exc:
