@@ -8,6 +8,7 @@ they run jobs or publish events. Calling it again changes nothing.
     job STEP_JOB                 rewards.runner: one chunk of an async bonus operation
     events                       notifications.subscribers: SYSTEM and bonus threads
     log USER_BONUS.BATCH_CREATE  rewards.runner.bonus_operation_log
+    outbox channels              OUTBOX_CHANNELS (e-mail, webhooks)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from crowdpost import events
 from crowdpost.notifications import subscribers
 from crowdpost.operations import service as operations
 from crowdpost.operations.service import LogRenderer
+from crowdpost.outbox.channels import DeliverBatch, NotReady, register_channel
 from crowdpost.rewards import runner
 from crowdpost.rewards.service import BONUS_OPERATION, STEP_JOB
 from crowdpost.worker.registry import GiveUpHandler, Handler, register_job
@@ -42,6 +44,10 @@ LOG_RENDERERS: dict[str, LogRenderer] = {
 }
 
 
+# outbox channel -> (deliver a batch, rows per batch, why it cannot send now or None)
+OUTBOX_CHANNELS: dict[str, tuple[DeliverBatch, int, NotReady | None]] = {}
+
+
 def wire_domains() -> None:
     """Registers every job handler, subscriber and log renderer (idempotent)."""
     for kind, (handler, on_give_up) in JOBS.items():
@@ -51,3 +57,5 @@ def wire_domains() -> None:
             events.subscribe(event_type, fn)
     for operation_type, renderer in LOG_RENDERERS.items():
         operations.register_log_renderer(operation_type, renderer)
+    for name, (deliver, batch_size, not_ready) in OUTBOX_CHANNELS.items():
+        register_channel(name, deliver, batch_size=batch_size, not_ready=not_ready)

@@ -1,0 +1,209 @@
+"""All SQL of the outbox: writing rows (with their cause), claiming, recording outcomes, listing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
+
+from crowdpost.kit.timefmt import utcnow
+from crowdpost.models.outbox import DONE, FAILED, PENDING, OutboxItem
+from crowdpost.outbox.channels import OutboxRow
+
+ENQUEUE_COLUMNS = ("channel", "kind", "requester_id", "user_id", "ref_id", "ordering_key", "payload")
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: str,
+    kind: str,
+    requester_id: int | None = None,
+    user_id: str | None = None,
+    ref_id: int | None = None,
+    ordering_key: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Adds one row to send, in the caller's transaction (it commits with its cause)."""
+    now = utcnow()
+    session.execute(
+        insert(OutboxItem).values(
+            channel=channel,
+            kind=kind,
+            requester_id=requester_id,
+            user_id=user_id,
+            ref_id=ref_id,
+            ordering_key=ordering_key,
+            payload=payload,
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created=now,
+        )
+    )
+
+
+def enqueue_select(session: Session, select_stmt: Select[Any], columns: Sequence[str]) -> None:
+    """`INSERT INTO outbox (<columns>, status, attempts, next_attempt_at, created) SELECT ...`:
+    one statement however many rows (an ALL send to 100,000 Tolokers). The select yields
+    exactly `columns`, in that order."""
+    unknown = set(columns) - set(ENQUEUE_COLUMNS)
+    if unknown:
+        raise ValueError(f"not outbox columns to enqueue: {sorted(unknown)}")
+    now = utcnow()
+    source = select(
+        *select_stmt.subquery().c,
+        literal(PENDING).label("status"),
+        literal(0).label("attempts"),
+        literal(now, OutboxItem.next_attempt_at.type).label("next_attempt_at"),
+        literal(now, OutboxItem.created.type).label("created"),
+    )
+    target = [*columns, "status", "attempts", "next_attempt_at", "created"]
+    session.execute(insert(OutboxItem).from_select(target, source))
+
+
+def _claimable(channel: str, now: datetime) -> Any:
+    """Due PENDING rows of the channel not leased to a live worker, each either without an
+    ordering key or with no earlier row of its key held back (not due, or leased elsewhere)."""
+    earlier = aliased(OutboxItem)
+    held_back = exists().where(
+        earlier.ordering_key == OutboxItem.ordering_key,
+        earlier.status == PENDING,
+        earlier.id < OutboxItem.id,
+        or_(earlier.next_attempt_at > now, earlier.lease_until >= now),
+    )
+    return and_(
+        OutboxItem.status == PENDING,
+        OutboxItem.channel == channel,
+        OutboxItem.next_attempt_at <= now,
+        or_(OutboxItem.lease_until.is_(None), OutboxItem.lease_until < now),
+        or_(OutboxItem.ordering_key.is_(None), ~held_back),
+    )
+
+
+def any_claimable(session: Session, channel: str, now: datetime) -> bool:
+    return session.execute(select(OutboxItem.id).where(_claimable(channel, now)).limit(1)).first() is not None
+
+
+def claim(
+    session: Session, *, channel: str, limit: int, worker: str, now: datetime, lease: timedelta, postgres: bool
+) -> list[OutboxRow]:
+    """Leases up to `limit` rows in id order; each claim counts as an attempt (a worker
+    killed mid-delivery spent it). On PostgreSQL the caller's transaction holds the
+    channel's claim lock (see `lock_claims`), so the ordering-key check sees every lease."""
+    stmt = select(OutboxItem).where(_claimable(channel, now)).order_by(OutboxItem.id).limit(limit)
+    if postgres:
+        stmt = stmt.with_for_update(skip_locked=True)
+    items = list(session.execute(stmt).scalars())
+    if not items:
+        return []
+    ids = [item.id for item in items]
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids))
+        .values(lease_until=now + lease, locked_by=worker, attempts=OutboxItem.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return [
+        OutboxRow(
+            id=item.id,
+            channel=item.channel,
+            kind=item.kind,
+            requester_id=item.requester_id,
+            user_id=item.user_id,
+            ref_id=item.ref_id,
+            ordering_key=item.ordering_key,
+            payload=item.payload,
+            attempts=item.attempts + 1,
+            created=item.created,
+        )
+        for item in items
+    ]
+
+
+def lock_claims(session: Session, channel: str) -> None:
+    """PostgreSQL: one claimer per channel at a time, until the claim commits. Without it two
+    workers could lease consecutive rows of one ordering key (the second one's check cannot
+    see the first one's uncommitted lease). Claims are short; delivery runs unlocked."""
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"crowdpost.outbox.{channel}"})
+
+
+def mark_done(session: Session, ids: Sequence[int], worker: str, now: datetime) -> None:
+    if ids:
+        session.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id.in_(ids), OutboxItem.locked_by == worker, OutboxItem.status == PENDING)
+            .values(status=DONE, delivered_at=now, lease_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def mark_failed(session: Session, row_id: int, worker: str, error: str) -> None:
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == row_id, OutboxItem.locked_by == worker, OutboxItem.status == PENDING)
+        .values(status=FAILED, lease_until=None, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def schedule_retry(session: Session, row_id: int, worker: str, error: str, at: datetime) -> None:
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == row_id, OutboxItem.locked_by == worker, OutboxItem.status == PENDING)
+        .values(next_attempt_at=at, lease_until=None, last_error=error)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# --- operators ---------------------------------------------------------------------------
+
+
+def get(session: Session, row_id: int) -> OutboxItem | None:
+    return session.get(OutboxItem, row_id)
+
+
+def list_items(
+    session: Session, *, status: str | None, channel: str | None, id_gt: int | None, limit: int
+) -> list[OutboxItem]:
+    stmt = select(OutboxItem).order_by(OutboxItem.id).limit(limit)
+    if status is not None:
+        stmt = stmt.where(OutboxItem.status == status)
+    if channel is not None:
+        stmt = stmt.where(OutboxItem.channel == channel)
+    if id_gt is not None:
+        stmt = stmt.where(OutboxItem.id > id_gt)
+    return list(session.execute(stmt).scalars())
+
+
+def requeue_failed(session: Session, row_id: int, now: datetime) -> bool:
+    """FAILED -> PENDING due now; False if the row is not FAILED. `created` stays (the e-mail's
+    Message-ID is built from it), so a retry past the retry window gets one more attempt."""
+    result = session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id == row_id, OutboxItem.status == FAILED)
+        .values(status=PENDING, next_attempt_at=now, lease_until=None, locked_by=None, attempts=0)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def counts(session: Session) -> list[tuple[str, str, int]]:
+    """(status, channel, rows) for every pair present."""
+    rows = session.execute(
+        select(OutboxItem.status, OutboxItem.channel, func.count()).group_by(OutboxItem.status, OutboxItem.channel)
+    )
+    return [(status, channel, int(n)) for status, channel, n in rows]
+
+
+def pending_by_channel(session: Session) -> list[tuple[str, int, datetime | None]]:
+    """(channel, pending rows, oldest pending `created`): what the gauges read at scrape time."""
+    rows = session.execute(
+        select(OutboxItem.channel, func.count(), func.min(OutboxItem.created))
+        .where(OutboxItem.status == PENDING)
+        .group_by(OutboxItem.channel)
+    )
+    return [(channel, int(n), oldest) for channel, n, oldest in rows]
