@@ -7,6 +7,7 @@ they run jobs or publish events. Calling it again changes nothing.
 
     job STEP_JOB                 rewards.runner: one chunk of an async bonus operation
     events                       notifications.subscribers: SYSTEM and bonus threads
+    events                       email.subscribers: NEW_MESSAGE / OPERATION_FINISHED e-mail rows
     log USER_BONUS.BATCH_CREATE  rewards.runner.bonus_operation_log
     outbox channels              OUTBOX_CHANNELS (e-mail, webhooks)
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from crowdpost import events
+from crowdpost.email import subscribers as email_subscribers
 from crowdpost.notifications import subscribers
 from crowdpost.operations import service as operations
 from crowdpost.operations.service import LogRenderer
@@ -32,10 +34,11 @@ JOBS: dict[str, tuple[Handler, GiveUpHandler | None]] = {
 # event type -> its subscribers, in the order they run
 SUBSCRIBERS: dict[type, tuple[Any, ...]] = {
     events.PoolStatusChanged: (subscribers.on_pool_status_changed,),
-    events.OperationFinished: (subscribers.on_operation_finished,),
+    events.OperationFinished: (subscribers.on_operation_finished, email_subscribers.on_operation_finished),
     events.BalanceChanged: (subscribers.on_balance_changed,),
     events.BonusesPaid: (subscribers.on_bonuses_paid,),
     events.AssignmentReviewed: (subscribers.on_assignment_reviewed,),
+    events.MessagesReceived: (email_subscribers.on_messages_received,),
 }
 
 # operation type -> what `GET /operations/{id}/log` streams

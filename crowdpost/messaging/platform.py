@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ValidationFailed, field_error
+from crowdpost.events import MessagesReceived, publish
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import policy, repository
@@ -51,10 +52,11 @@ def do_platform_message(session: Session, form: PlatformMessageForm) -> dict[str
     role = InterlocutorRole.ADMINISTRATOR.value
     delivered = repository.deliver_to_requesters(session, thread.id, wanted, role, now)
     thread.delivered_count = delivered
-    write_message(
+    message_id = write_message(
         session,
         NewMessage(thread.id, None, InterlocutorRole.ADMINISTRATOR.value, ADMINISTRATOR_ID, form.text, topic),
     )
+    publish(session, MessagesReceived("REQUESTER", message_id, message_id))
     session.flush()
     return {"id": format_id(thread.id), "recipients_count": delivered, "created": thread.created}
 

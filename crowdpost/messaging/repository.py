@@ -377,8 +377,8 @@ def consume_quota(session: Session, requester_id: int, day: date, kind: str, lim
     return used is not None and used <= limit
 
 
-def insert_message(session: Session, **values: Any) -> None:
-    session.execute(insert(Message).values(created=utcnow(), **values))
+def insert_message(session: Session, **values: Any) -> int:
+    return int(session.execute(insert(Message).values(created=utcnow(), **values).returning(Message.id)).scalar_one())
 
 
 def appeal_thread(session: Session, assignment_id: int) -> MessageThread | None:

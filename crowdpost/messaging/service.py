@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
 from crowdpost.errors import ConflictState, TooManyRequests, ValidationFailed, field_error
+from crowdpost.events import MessagesReceived, publish
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
@@ -81,11 +82,11 @@ def check_texts(topic: dict[str, str] | None, text: dict[str, str]) -> None:
                 )
 
 
-def write_message(session: Session, new: NewMessage) -> None:
-    """Store a message once: sanitized HTML per language, and plain text for search."""
+def write_message(session: Session, new: NewMessage) -> int:
+    """Store a message once: sanitized HTML per language, and plain text for search; its id."""
     texts = policy.sanitize_lang_map(new.text, markup=True)
     searchable = " ".join([*new.topic.values(), *(policy.plain_text(t) for t in texts.values())])
-    repository.insert_message(
+    return repository.insert_message(
         session,
         thread_id=new.thread_id,
         requester_id=new.requester_id,
@@ -208,9 +209,10 @@ def do_compose(
         )
     thread.delivered_count, thread.banned_count, thread.unknown_count = delivered, counts.banned, counts.unknown
     sender = format_id(requester_id)
-    write_message(
+    message_id = write_message(
         session, NewMessage(thread.id, requester_id, InterlocutorRole.REQUESTER.value, sender, form.text, topic, key)
     )
+    publish(session, MessagesReceived("TOLOKER", message_id, message_id))
     repository.add_state(
         session,
         Participant.requester(requester_id),
@@ -250,11 +252,12 @@ def do_requester_reply(
     if repository.recent_duplicate(session, key, utcnow() - DEDUPE_WINDOW) is None:
         check_quota(session, settings, requester_id, reply_send_kind(thread))
         sender = format_id(requester_id)
-        write_message(
+        message_id = write_message(
             session,
             NewMessage(thread.id, requester_id, InterlocutorRole.REQUESTER.value, sender, text, thread.topic, key),
         )
         repository.notify_recipients(session, thread.id)
+        publish(session, MessagesReceived("TOLOKER", message_id, message_id))
         repository.set_flags(session, me, thread.id, {"unread": False})
     session.expire_all()
     return {**get_requester_thread(session, requester_id, public_id), "policy_warnings": warnings}

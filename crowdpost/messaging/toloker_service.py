@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState
+from crowdpost.events import MessagesReceived, publish
 from crowdpost.kit.ids import format_id, load_by_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
@@ -44,7 +45,7 @@ def _land_toloker_message(
 ) -> None:
     """Store the message; the requester sees the thread in INBOX, unread."""
     assert thread.requester_id is not None
-    write_message(
+    message_id = write_message(
         session,
         NewMessage(thread.id, thread.requester_id, InterlocutorRole.USER.value, user_id, text, thread.topic, key),
     )
@@ -66,6 +67,8 @@ def _land_toloker_message(
         {"thread_id": thread.id, "requester_id": thread.requester_id, "created": thread.created, **repository.flags()},
         {"outbox": True, "unread": False},
     )
+    # After the requester's row exists: subscribers join it.
+    publish(session, MessagesReceived("REQUESTER", message_id, message_id))
 
 
 def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[str, str]) -> dict[str, Any]:
