@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,8 +18,12 @@ from crowdpost.db import Database
 from crowdpost.errors import ApiError, install_error_handlers
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.middleware import RequestContextMiddleware
+from crowdpost.outbox import metrics as outbox_metrics
+from crowdpost.outbox.channels import not_ready_channels
 from crowdpost.web.app import mount_pages
 from crowdpost.wiring import wire_domains
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """
 crowdpost speaks the Toloka API. Requesters use `/api/v1` (toloka-kit works unchanged:
@@ -84,8 +89,17 @@ def _mount_operability(app: FastAPI) -> None:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             raise ApiError("database is not reachable", code="REMOTE_SERVICE_UNAVAILABLE", status_code=503) from exc
-        return wire({"status": "ready", "database": database.engine.dialect.name})
+        # Still ready (the API serves) when a channel cannot send; its rows wait, and this says why.
+        body = {"status": "ready", "database": database.engine.dialect.name}
+        return wire({**body, "outbox": not_ready_channels(request.app.state.settings)})
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        database: Database = request.app.state.db
+        try:
+            with database.transaction(write=False) as session:
+                outbox_metrics.refresh(session)
+        except Exception:
+            # The process's own metrics still answer while the database is away.
+            log.warning("outbox gauges not refreshed", exc_info=True)
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -176,7 +176,11 @@ def serve(
         # Last, so the page address and the demo sign-in are what the terminal shows.
         _print_demo(db, summary, f"{base}/sign-in")
     lease = timedelta(seconds=settings.worker_lease_seconds)
-    embedded = EmbeddedWorker(db, settings.worker_poll_interval, lease) if worker and settings.embedded_worker else None
+    embedded = (
+        EmbeddedWorker(db, settings.worker_poll_interval, lease, settings)
+        if worker and settings.embedded_worker
+        else None
+    )
     if embedded:
         embedded.start()
     application = create_app(settings, db)
@@ -215,7 +219,7 @@ def worker_command() -> None:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     try:
-        run_forever(db, stop, settings.worker_poll_interval, timedelta(seconds=settings.worker_lease_seconds))
+        run_forever(db, stop, settings.worker_poll_interval, timedelta(seconds=settings.worker_lease_seconds), settings)
     finally:
         db.dispose()
 
@@ -382,6 +386,27 @@ def import_assignments(path: Annotated[Path, typer.Argument(exists=True, dir_oka
     from crowdpost.workforce.service.imports import do_import_assignments
 
     _import_file(path, AssignmentIn, do_import_assignments, "assignments")
+
+
+@admin.command("outbox")
+def outbox_command() -> None:
+    """Print outbox rows (e-mails, webhook events) by status and channel, and how long the
+    oldest pending row has waited. Failed rows: GET /api/admin/v1/outbox?status=failed."""
+    from crowdpost.outbox.service import summary
+
+    db = _database()
+    try:
+        with db.transaction(write=False) as session:
+            result = summary(session)
+    finally:
+        db.dispose()
+    console.print(f"{'status':<8} {'channel':<10} {'rows':>10}", markup=False)
+    for status, channel, rows in sorted(result.counts):
+        console.print(f"{status:<8} {channel:<10} {rows:>10}", markup=False)
+    if result.oldest_pending_seconds is None:
+        console.print("nothing pending", markup=False)
+    else:
+        console.print(f"oldest pending: {result.oldest_pending_seconds:.0f} s", markup=False)
 
 
 def _import_file(path: Path, model: type[BaseModel], writer: Any, noun: str) -> None:

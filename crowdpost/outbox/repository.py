@@ -46,7 +46,7 @@ def enqueue(
     )
 
 
-def enqueue_select(session: Session, select_stmt: Select[Any], columns: Sequence[str]) -> None:
+def enqueue_select(session: Session, select_stmt: Select[*tuple[Any, ...]], columns: Sequence[str]) -> None:
     """`INSERT INTO outbox (<columns>, status, attempts, next_attempt_at, created) SELECT ...`:
     one statement however many rows (an ALL send to 100,000 Tolokers). The select yields
     exactly `columns`, in that order."""

@@ -27,10 +27,12 @@ import psycopg
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import or_, select, update
 
+from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
 from crowdpost.models.job import JobStatus
+from crowdpost.outbox.delivery import deliver_pending
 from crowdpost.worker.registry import give_up_handler_for, handler_for
 
 log = logging.getLogger("crowdpost.worker")
@@ -40,6 +42,10 @@ log = logging.getLogger("crowdpost.worker")
 # once the lease runs out (settings.worker_lease_seconds).
 DEFAULT_LEASE = timedelta(minutes=5)
 
+
+# Outbox batches per channel delivered in one loop pass, so a long queue of e-mails never
+# keeps due jobs waiting (and the other way round: jobs run first, then this many batches).
+OUTBOX_BATCHES_PER_PASS = 10
 
 # An integrity error that comes back this many times in a row is the data, not a race.
 INTEGRITY_ATTEMPTS = 3
@@ -167,7 +173,14 @@ def run_pending(
     return count
 
 
-def run_forever(db: Database, stop: threading.Event, poll_interval: float, lease: timedelta = DEFAULT_LEASE) -> None:
+def run_forever(
+    db: Database,
+    stop: threading.Event,
+    poll_interval: float,
+    lease: timedelta = DEFAULT_LEASE,
+    settings: Settings | None = None,
+) -> None:
+    """Runs due jobs, then (given `settings`) delivers outbox rows; sleeps when neither had work."""
     name = worker_name()
     log.info("worker %s started", name)
     while not stop.is_set():
@@ -176,6 +189,11 @@ def run_forever(db: Database, stop: threading.Event, poll_interval: float, lease
         except Exception:
             log.exception("worker loop error")
             ran = 0
+        if settings is not None:
+            try:
+                ran += deliver_pending(db, settings, worker=name, max_batches=OUTBOX_BATCHES_PER_PASS)
+            except Exception:
+                log.exception("outbox delivery error")
         if ran == 0:
             stop.wait(poll_interval)
     log.info("worker %s stopped", name)
@@ -184,11 +202,13 @@ def run_forever(db: Database, stop: threading.Event, poll_interval: float, lease
 class EmbeddedWorker:
     """A worker thread living inside `crowdpost serve`."""
 
-    def __init__(self, db: Database, poll_interval: float, lease: timedelta = DEFAULT_LEASE) -> None:
+    def __init__(
+        self, db: Database, poll_interval: float, lease: timedelta = DEFAULT_LEASE, settings: Settings | None = None
+    ) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=run_forever,
-            args=(db, self._stop, poll_interval, lease),
+            args=(db, self._stop, poll_interval, lease, settings),
             name="crowdpost-worker",
             daemon=True,
         )

@@ -210,3 +210,59 @@ def test_a_channel_that_raises_retries_the_whole_batch(db: Database, settings: S
     rows = _rows(db)
     assert [(rows[i].status, rows[i].attempts) for i in ids] == [("PENDING", 1), ("PENDING", 1)]
     assert "connection refused" in (rows[ids[0]].last_error or "")
+
+
+# SQLite has one writer, so claims never overlap there; PostgreSQL is where this can go wrong.
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_two_loops_on_postgresql_deliver_each_row_once_in_key_order(db: Database, settings: Settings) -> None:
+    ids = _add(db, 30, key=None)
+    keyed = {key: _add(db, 10, key=key) for key in ("sub-1", "sub-2", "sub-3")}
+    first_batch = threading.Barrier(2, timeout=30)
+    in_flight: dict[str, str] = {}  # ordering key -> worker delivering it now
+    seen: list[tuple[str, int]] = []
+    clashes: list[str] = []
+    lock = threading.Lock()
+    started: set[str] = set()
+
+    def deliver(db: Database, settings: Settings, rows: Sequence[OutboxRow]) -> list[Outcome]:
+        me = threading.current_thread().name
+        with lock:
+            for row in rows:
+                holder = in_flight.get(row.ordering_key or "")
+                if row.ordering_key and holder not in (None, me):
+                    clashes.append(f"{row.ordering_key} held by {holder} and {me}")
+                if row.ordering_key:
+                    in_flight[row.ordering_key] = me
+                seen.append((me, row.id))
+            first = me not in started
+            started.add(me)
+        if first:
+            first_batch.wait()  # both loops hold a claimed batch at the same time
+        with lock:
+            for row in rows:
+                if row.ordering_key and in_flight.get(row.ordering_key) == me:
+                    del in_flight[row.ordering_key]
+        return [Outcome.delivered() for _ in rows]
+
+    channels.register_channel("test", deliver, batch_size=4)
+    try:
+        loops = [
+            threading.Thread(
+                target=delivery.deliver_pending, args=(db, settings), kwargs={"worker": f"w{n}"}, name=f"w{n}"
+            )
+            for n in (1, 2)
+        ]
+        for loop in loops:
+            loop.start()
+        for loop in loops:
+            loop.join(60)
+    finally:
+        channels.unregister_channel("test")
+    delivered = [row_id for _, row_id in seen]
+    everything = ids + [i for rows in keyed.values() for i in rows]
+    assert sorted(delivered) == sorted(everything)  # each row exactly once
+    assert {worker for worker, _ in seen} == {"w1", "w2"}
+    assert clashes == []
+    for rows in keyed.values():
+        assert [i for i in delivered if i in rows] == rows
+    assert {r.status for r in _rows(db).values()} == {"DONE"}

@@ -1,0 +1,26 @@
+"""Response shapes of the operator outbox API (for the OpenAPI document)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class OutboxRowView(BaseModel):
+    id: str
+    channel: str
+    kind: str
+    requester_id: str | None = None
+    user_id: str | None = None
+    ref_id: str | None = None
+    ordering_key: str | None = None
+    status: str
+    attempts: int
+    next_attempt_at: str | None = None
+    last_error: str | None = None
+    created: str | None = None
+    delivered_at: str | None = None
+
+
+class OutboxPage(BaseModel):
+    items: list[OutboxRowView]
+    has_more: bool
