@@ -342,6 +342,27 @@ def set_password(requester_id: Annotated[str, typer.Argument(help="Requester id"
     console.print(f"password of requester {requester_id} set; their web sessions ended", markup=False)
 
 
+@admin.command("set-toloker-password")
+def set_toloker_password(toloker_id: Annotated[str, typer.Argument(help="Toloker id")]) -> None:
+    """Set a Toloker's password for the Toloker pages: asked twice without echo, or one line
+    from standard input when that is not a terminal. Every web session of the Toloker ends."""
+    from crowdpost.accounts.toloker_web_sessions import do_set_password
+
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _refuse("no password given")
+    db = _database()
+    try:
+        with _reporting_errors(), db.transaction() as session:
+            do_set_password(session, toloker_id, password)
+    finally:
+        db.dispose()
+    console.print(f"password of Toloker {toloker_id} set; their web sessions ended", markup=False)
+
+
 @admin.command()
 def ledger(requester_id: Annotated[str, typer.Argument(help="Requester id")]) -> None:
     """Print a requester's statement: every balance change, oldest first."""

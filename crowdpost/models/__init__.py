@@ -12,7 +12,7 @@ from crowdpost.models.project import Assignment, Pool, Project, RequesterToloker
 from crowdpost.models.requester import ApiToken, LedgerEntry, Requester, SignInFailure, WebSession
 from crowdpost.models.restriction import UserRestriction
 from crowdpost.models.skill import Skill, UserSkill, UserSkillChange
-from crowdpost.models.toloker import Toloker, TolokerLanguage
+from crowdpost.models.toloker import Toloker, TolokerLanguage, TolokerWebSession
 from crowdpost.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "Toloker",
     "TolokerLanguage",
     "TolokerThread",
+    "TolokerWebSession",
     "UserRestriction",
     "UserSkill",
     "UserSkillChange",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, Numeric, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crowdpost.models.base import Base, created_column
+from crowdpost.models.base import Base, BigIntPK, UTCDateTime, created_column
 
 
 class Toloker(Base):
@@ -41,6 +41,8 @@ class Toloker(Base):
     user_agent_version_minor: Mapped[int | None] = mapped_column(Integer)
     user_agent_version_bugfix: Mapped[int | None] = mapped_column(Integer)
     email: Mapped[str | None] = mapped_column(String(320))
+    # argon2id, NULL until an operator sets one (the Toloker's pages also take their API token).
+    password_hash: Mapped[str | None] = mapped_column(Text)
     # New messages by e-mail when `email` is set (crowdpost.email); on by default.
     email_new_message: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
     # The codes of `toloker_languages` as `|DE|EN|` ('' for none), written with them: a
@@ -57,3 +59,17 @@ class TolokerLanguage(Base):
 
     user_id: Mapped[str] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), primary_key=True)
     language: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class TolokerWebSession(Base):
+    """A browser signed in to the Toloker's pages; like `web_sessions`, only the SHA-256 of
+    the cookie is stored. A table of its own, so a Toloker session can never name a requester."""
+
+    __tablename__ = "toloker_web_sessions"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[str] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), index=True, nullable=False)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created: Mapped[datetime] = created_column()
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

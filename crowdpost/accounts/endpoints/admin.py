@@ -6,7 +6,7 @@ import hmac
 
 from fastapi import APIRouter, Query, Response
 
-from crowdpost.accounts import passwords, service, views
+from crowdpost.accounts import passwords, service, toloker_web_sessions, views
 from crowdpost.accounts.auth import OperatorDep
 from crowdpost.accounts.schemas import (
     DepositCreate,
@@ -90,6 +90,18 @@ def set_requester_password(requester_id: str, body: PasswordSet, _: OperatorDep,
     characters."""
     requester = service.find_requester_by_public_id(session, requester_id)
     passwords.do_set_password(session, requester.id, body.password)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/tolokers/{toloker_id}/password",
+    status_code=204,
+    summary="Set a Toloker's password for page sign-in",
+)
+def set_toloker_password(toloker_id: str, body: PasswordSet, _: OperatorDep, session: SessionDep) -> Response:
+    """argon2id, stored hashed; every web session of the Toloker ends. 404 for an unknown
+    Toloker, 400 when the password has fewer than 10 or more than 1,024 characters."""
+    toloker_web_sessions.do_set_password(session, toloker_id, body.password)
     return Response(status_code=204)
 
 

@@ -1,0 +1,92 @@
+"""The signed-in Toloker of a page request and the CSRF check of their forms.
+
+Like `web.session` for requesters, with a cookie and session table of its own: a requester's
+cookie is not read here and a Toloker's cookie is not read there, so each side's pages send
+the other's sessions to their own sign-in.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+
+from crowdpost.accounts.toloker_web_sessions import TolokerWebSession, authenticate_web
+from crowdpost.config import SettingsDep
+from crowdpost.db import get_db
+from crowdpost.web.session import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, CsrfRefused, SignInRequired
+
+COOKIE = "crowdpost_toloker_session"
+HOME = "/toloker/messages"
+
+
+@dataclass(frozen=True)
+class TolokerHeader:
+    """What base.html reads about the signed-in person (`me`)."""
+
+    name: str
+    public_id: str
+    balance: str = ""
+
+
+@dataclass(frozen=True)
+class TolokerPageUser:
+    web: TolokerWebSession
+    header: TolokerHeader
+
+    @property
+    def user_id(self) -> str:
+        return self.web.user_id
+
+    @property
+    def csrf_token(self) -> str:
+        return self.web.csrf_token
+
+
+class TolokerSignInRequired(SignInRequired):
+    """Answered by web.errors with a redirect to `redirect_to`."""
+
+    def __init__(self, next_url: str) -> None:
+        super().__init__(next_url)
+        self.redirect_to = "/toloker/sign-in?next=" + quote(next_url, safe="/")
+
+
+def safe_toloker_next(target: str | None) -> str:
+    """A redirect target under /toloker/ only (never another host, never a requester page)."""
+    if not target or not target.startswith("/toloker/") or len(target) > 2000:
+        return HOME
+    if "\\" in target or any(ord(ch) < 0x20 for ch in target):
+        return HOME
+    return target
+
+
+def require_toloker(request: Request, settings: SettingsDep) -> TolokerPageUser:
+    web = authenticate_web(get_db(request), settings, request.cookies.get(COOKIE))
+    if web is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise TolokerSignInRequired(target if request.method in SAFE_METHODS else HOME)
+    user = TolokerPageUser(web=web, header=TolokerHeader(name=web.user_id, public_id=web.user_id))
+    request.state.page_user = user  # base.html shows the header and the CSRF token
+    return user
+
+
+async def require_toloker_csrf(
+    request: Request, user: Annotated[TolokerPageUser, Depends(require_toloker)]
+) -> TolokerPageUser:
+    if request.method in SAFE_METHODS:
+        return user
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if sent is None or not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
+        raise CsrfRefused()
+    return user
+
+
+TolokerPageDep = Annotated[TolokerPageUser, Depends(require_toloker)]
+TolokerFormDep = Annotated[TolokerPageUser, Depends(require_toloker_csrf)]
