@@ -18,12 +18,11 @@ No regular expressions: the header names are compared as plain strings.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 MAX_ROWS = 100_000
@@ -118,7 +117,7 @@ def _item(roles: list[tuple[str, str | None]], cells: list[str]) -> dict[str, An
     titles: dict[str, str] = {}
     messages: dict[str, str] = {}
     for (name, language), raw in zip(roles, cells, strict=False):
-        value = raw.strip()
+        value = raw
         if not value:
             continue
         if name == "title" and language:
@@ -135,15 +134,12 @@ def _item(roles: list[tuple[str, str | None]], cells: list[str]) -> dict[str, An
     return item
 
 
-def _duplicate_key(item: dict[str, Any]) -> Hashable:
-    amount: Any = item.get("amount")
-    with contextlib.suppress(InvalidOperation):
-        amount = Decimal(amount).normalize() if isinstance(amount, str) else amount
-    texts = tuple(
-        tuple(sorted(t.items())) if isinstance(t, dict) else t
-        for t in (item.get("public_title"), item.get("public_message"))
-    )
-    return (item.get("user_id"), amount, item.get("private_comment"), texts)
+def _duplicate_key(roles: list[tuple[str, str | None]]) -> Callable[[list[str]], Hashable]:
+    """What the API's duplicate check compares (`validation.check_no_duplicates`): the
+    Toloker, the amount as written, the comment and the texts; not the assignment."""
+    positions = [i for i, (name, _) in enumerate(roles) if name != "assignment_id"]
+    pick = itemgetter(*positions)
+    return lambda cells: pick(cells + [""] * (len(roles) - len(cells))) if len(cells) < len(roles) else pick(cells)
 
 
 def parse(data: bytes, *, max_rows: int = MAX_ROWS, max_cell: int = MAX_CELL) -> ParsedFile:
@@ -158,29 +154,29 @@ def parse(data: bytes, *, max_rows: int = MAX_ROWS, max_cell: int = MAX_CELL) ->
     try:
         header = next(reader)
         roles = _header(header)
+        key_of = _duplicate_key(roles)
         parsed = ParsedFile(delimiter, [c.strip().lower() for c in header])
         first_of: dict[Hashable, int] = {}
         line = reader.line_num + 1
         for cells in reader:
             start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in cells):
+            if not "".join(cells).strip():
                 continue  # blank lines (a trailing newline, a spacer) are not rows
             if len(parsed.rows) + len(parsed.problems) >= max_rows:
                 raise BonusFileError(f"The file has more than {max_rows:,} rows; split it into several files")
-            long = next((i for i, cell in enumerate(cells) if len(cell) > max_cell), None)
-            if long is not None:
+            if max(map(len, cells)) > max_cell:
                 parsed.problems[start] = f"a cell is longer than {max_cell:,} characters"
                 continue
             if len(cells) > len(roles):
                 parsed.problems[start] = f"{len(cells)} cells but the header names {len(roles)} columns"
                 continue
-            item = _item(roles, cells)
-            key = _duplicate_key(item)
+            cells = [cell.strip() for cell in cells]
+            key = key_of(cells)
             earlier = first_of.setdefault(key, start)
             if earlier != start:
                 parsed.problems[start] = f"the same bonus as line {earlier} (same Toloker, amount and texts)"
                 continue
-            parsed.rows.append(FileRow(start, item))
+            parsed.rows.append(FileRow(start, _item(roles, cells)))
     except csv.Error as exc:
         raise BonusFileError(f"Line {reader.line_num}: {exc}; check the quotes") from None
     if not parsed.rows and not parsed.problems:

@@ -107,7 +107,9 @@ def _reasons(errors: ItemErrors) -> list[str]:
     out = []
     for name, problem in errors.items():
         message = problem.get("message") if isinstance(problem, dict) else str(problem)
-        out.append(f"{shown.get(name, name)}: {message}")
+        label = shown.get(name, name)
+        # The API's messages often start with the field's name already ("amount must be ...").
+        out.append(str(message) if str(message).startswith(name) else f"{label}: {message}")
     return out
 
 

@@ -91,7 +91,7 @@ def test_file_level_refusals(data: bytes, reason: str) -> None:
 
 
 def test_duplicate_rows_are_bad_rows_naming_the_first() -> None:
-    parsed = parse(_csv("user_id,amount,title,message", "u1,1.5,T,M", "u1,1.50,T,M", "u1,1.5,T,Other"))
+    parsed = parse(_csv("user_id,amount,title,message", "u1,1.5,T,M", " u1,1.5,T,M", "u1,1.5,T,Other"))
     assert [r.line for r in parsed.rows] == [2, 4]
     assert parsed.problems == {3: "the same bonus as line 2 (same Toloker, amount and texts)"}
 

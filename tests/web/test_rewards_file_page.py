@@ -21,7 +21,7 @@ from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 from sqlalchemy import func, select
 
 from crowdpost.db import Database
@@ -52,9 +52,13 @@ def _good_rows(crew: Crew, count: int) -> list[str]:
     return [f"{crew.user_ids[n % people]},0.01,,Thanks,Good work,row {n}" for n in range(count)]
 
 
+def _csv_payload(name: str, content: bytes) -> FilePayload:
+    return {"name": name, "mimeType": "text/csv", "buffer": content}
+
+
 def _upload(page: Page, server_url: str, name: str, content: bytes) -> None:
     page.goto(f"{server_url}/rewards/file")
-    page.set_input_files("#file", files=[{"name": name, "mimeType": "text/csv", "buffer": content}])
+    page.set_input_files("#file", files=[_csv_payload(name, content)])
     page.get_by_role("button", name="Upload and preview").click()
 
 
@@ -168,7 +172,7 @@ def test_keyboard_axe_xss_and_formula_cells(
     # Keyboard only: Tab to the file input, choose the file (the chooser is the browser's),
     # Tab to the button, Enter.
     tab_to(page, page.locator("#file"))
-    page.locator("#file").set_input_files(files=[{"name": "x.csv", "mimeType": "text/csv", "buffer": content}])
+    page.locator("#file").set_input_files(files=[_csv_payload("x.csv", content)])
     tab_to(page, page.get_by_role("button", name="Upload and preview"))
     page.keyboard.press("Enter")
     expect(page.locator("#good-count")).to_have_text("2")
