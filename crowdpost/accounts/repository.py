@@ -238,3 +238,20 @@ def prune_sign_in_failures(session: Session, before: datetime) -> None:
 
 def clear_sign_in_failures(session: Session, key: str) -> None:
     session.execute(delete(SignInFailure).where(SignInFailure.key == key))
+
+
+# --- The operator's look-up (web.admin) ------------------------------------------------
+
+
+def requesters_by_email(session: Session, email: str, limit: int) -> list[Requester]:
+    """Requesters with this e-mail (case-insensitive; e-mails are not unique), oldest first."""
+    stmt = select(Requester).where(func.lower(Requester.email) == email.lower()).order_by(Requester.id).limit(limit)
+    return list(session.execute(stmt).scalars())
+
+
+def ledger_page(session: Session, requester_id: int, before_id: int | None, limit: int) -> list[LedgerEntry]:
+    """Newest first, `limit` rows older than `before_id` (ix_ledger_entries_requester_id_id)."""
+    stmt = select(LedgerEntry).where(LedgerEntry.requester_id == requester_id)
+    if before_id is not None:
+        stmt = stmt.where(LedgerEntry.id < before_id)
+    return list(session.execute(stmt.order_by(LedgerEntry.id.desc()).limit(limit)).scalars())

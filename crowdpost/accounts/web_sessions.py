@@ -271,3 +271,30 @@ def _locked(until: datetime) -> SignInResult:
 def _cutoffs(settings: Settings, now: datetime) -> tuple[datetime, datetime]:
     """(idle, absolute): a session last seen before the first or created before the second is over."""
     return now - timedelta(hours=settings.session_idle_hours), now - timedelta(days=settings.session_absolute_days)
+
+
+# The operator's page sign-in (/admin): every failure counts against this one key.
+OPERATOR_KEY = "operator"
+WRONG_OPERATOR_TOKEN = "That is not the operator token."  # noqa: S105
+
+
+def do_operator_sign_in(db: Database, settings: Settings, token: str) -> SignInResult:
+    """Checks the operator token in constant time, after the attempt is counted.
+
+    Counted before the compare (so a burst of guesses is counted in full) and taken back
+    when right; published tokens are refused outside development, as the API refuses them.
+    `cookie_value` is not set: the page signs its own cookie (`web.admin.operator_session`).
+    """
+    now = utcnow()
+    with db.transaction() as session:
+        attempt = _reserve(session, settings, OPERATOR_KEY, now)
+        if not isinstance(attempt, _Attempt):
+            return attempt
+        refused = settings.environment != "development" and is_well_known(token)
+        right = not refused and hmac.compare_digest(
+            token.encode("utf-8", "surrogatepass"), settings.admin_token.encode("utf-8")
+        )
+        if right:
+            repository.delete_sign_in_failure(session, attempt.failure_id)
+            return SignInResult(ok=True, cookie_value=None, message=None, locked=False)
+    return attempt.failed(PUBLISHED_TOKEN_REFUSED if refused else WRONG_OPERATOR_TOKEN)

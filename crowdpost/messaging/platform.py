@@ -21,6 +21,7 @@ from crowdpost.messaging.repository import Participant
 from crowdpost.messaging.schemas import InterlocutorRole, PlatformMessageForm, ThreadKind
 from crowdpost.messaging.service import NewMessage, check_texts, write_message
 from crowdpost.messaging.views import ADMINISTRATOR_ID, SYSTEM_ID
+from crowdpost.models import MessageThread
 
 # Bonus ids per statement when they are not one contiguous run (SQLite: 32,766 parameters).
 _ID_CHUNK = 5000
@@ -132,3 +133,20 @@ def do_bonus_threads(session: Session, requester_id: int, bonus_ids: tuple[int, 
 def _bonus_threads(session: Session, requester_id: int, group: tuple[int, int] | list[int]) -> int:
     # Every row is this requester's bonus: their public id is the sender.
     return repository.bonus_threads(session, requester_id, group, format_id(requester_id), utcnow())
+
+
+def platform_sent_page(session: Session, before_id: int | None, limit: int) -> list[MessageThread]:
+    """What the operator sent (the /admin News list), newest first."""
+    return repository.platform_threads_page(session, before_id, limit)
+
+
+def platform_audience(session: Session, requester_ids: list[str] | None) -> int:
+    """How many requesters a platform message would reach (the preview); unknown ids raise as the send does."""
+    if requester_ids is None:
+        return repository.requester_count(session)
+    numbers = [parse_id(p) for p in requester_ids]
+    wanted = repository.known_requester_ids(session, (n for n in numbers if n is not None))
+    unknown = [p for p, n in zip(requester_ids, numbers, strict=True) if n not in wanted]
+    if unknown:
+        _raise_unknown(unknown)
+    return len(wanted)

@@ -526,3 +526,15 @@ def bonus_threads(
     connection.execute(messages, params)
     connection.execute(toloker_threads, params)
     return made
+
+
+def platform_threads_page(session: Session, before_id: int | None, limit: int) -> list[MessageThread]:
+    """The operator's platform messages, newest first, `limit` of them older than `before_id`."""
+    stmt = select(MessageThread).where(MessageThread.kind == ThreadKind.PLATFORM.value)
+    if before_id is not None:
+        stmt = stmt.where(MessageThread.id < before_id)
+    return list(session.execute(stmt.order_by(MessageThread.id.desc()).limit(limit)).scalars())
+
+
+def requester_count(session: Session) -> int:
+    return int(session.execute(select(func.count()).select_from(Requester)).scalar_one())

@@ -48,7 +48,8 @@ def error_page(request: Request, status: int, message: str) -> Response:
 
 def _page_answer(request: Request, exc: Exception) -> Response:
     if isinstance(exc, SignInRequired):
-        target = sign_in_url(exc.next_url)
+        # The operator pages send to their own sign-in (web.admin.operator_session).
+        target = getattr(exc, "redirect_to", None) or sign_in_url(exc.next_url)
         if is_htmx(request):
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
