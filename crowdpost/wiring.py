@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from crowdpost import events
+from crowdpost.email import channel as email_channel
 from crowdpost.email import subscribers as email_subscribers
 from crowdpost.notifications import subscribers
 from crowdpost.operations import service as operations
@@ -48,7 +49,9 @@ LOG_RENDERERS: dict[str, LogRenderer] = {
 
 
 # outbox channel -> (deliver a batch, rows per batch, why it cannot send now or None)
-OUTBOX_CHANNELS: dict[str, tuple[DeliverBatch, int, NotReady | None]] = {}
+OUTBOX_CHANNELS: dict[str, tuple[DeliverBatch, int, NotReady | None]] = {
+    email_channel.CHANNEL: (email_channel.deliver, email_channel.BATCH_SIZE, email_channel.not_ready),
+}
 
 
 def wire_domains() -> None:

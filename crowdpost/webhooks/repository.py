@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, and_, cast, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
 from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import Pool, WebhookDelivery, WebhookSubscription
+from crowdpost.models import (
+    Assignment,
+    Message,
+    OutboxItem,
+    Pool,
+    RequesterThread,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from crowdpost.outbox.repository import enqueue_select
 
 _KEY = ["requester_id", "webhook_url", "event_type", "pool_id"]
 
@@ -86,3 +97,170 @@ def list_deliveries(session: Session, subscription_id: int, params: ListParams) 
         id_column=WebhookDelivery.id,
         sort_fields={"id": WebhookDelivery.id},
     )
+
+
+# ------------------------------------------------------------------------------------------------- outbox rows
+
+_ENQUEUE_COLUMNS = ("channel", "kind", "requester_id", "ref_id", "ordering_key", "payload")
+
+
+def _ordering_key() -> Any:
+    """`webhook:<subscription id>`: one subscription's events go out in order, apart from the
+    keys of other channels."""
+    return (literal("webhook:") + cast(WebhookSubscription.id, String)).label("ordering_key")
+
+
+def _matching(requester_id: Any, event_type: str) -> Any:
+    return and_(
+        WebhookSubscription.requester_id == requester_id,
+        WebhookSubscription.event_type == event_type,
+        WebhookSubscription.paused.is_(False),
+    )
+
+
+def enqueue_for_subscriptions(
+    session: Session, requester_id: int, event_type: str, *, payload: dict[str, Any], pool_id: int | None = None
+) -> None:
+    """One row per matching subscription, all with the same payload. With `pool_id`, the
+    subscriptions for that pool and those for every pool (0) match; without, only the latter."""
+    pools = [0] if pool_id is None else [0, pool_id]
+    stmt = select(
+        literal("webhook").label("channel"),
+        literal(event_type).label("kind"),
+        WebhookSubscription.requester_id,
+        WebhookSubscription.id.label("ref_id"),
+        _ordering_key(),
+        literal(payload, OutboxItem.payload.type).label("payload"),
+    ).where(_matching(requester_id, event_type), WebhookSubscription.pool_id.in_(pools))
+    enqueue_select(session, stmt.order_by(WebhookSubscription.id), _ENQUEUE_COLUMNS)
+
+
+def _json_object(session: Session, *pairs: tuple[str, Any]) -> Any:
+    args = [part for name, value in pairs for part in (literal(name), value)]
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(func.json_build_object(*args), OutboxItem.payload.type)
+    return func.json(func.json_object(*args))
+
+
+def _public_id(session: Session, column: Any) -> Any:
+    """`kit.ids.format_id` in SQL: twelve digits, zero-padded."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.lpad(cast(column, String), 12, "0")
+    return func.printf("%012d", column)
+
+
+def enqueue_for_assignments(
+    session: Session, requester_id: int, event_type: str, *, first_id: int, last_id: int
+) -> None:
+    """One row per (assignment in [first, last] of the requester, subscription for its pool or every pool)."""
+    stmt = (
+        select(
+            literal("webhook").label("channel"),
+            literal(event_type).label("kind"),
+            WebhookSubscription.requester_id,
+            WebhookSubscription.id.label("ref_id"),
+            _ordering_key(),
+            _json_object(
+                session,
+                ("project_id", _public_id(session, Assignment.project_id)),
+                ("pool_id", _public_id(session, Assignment.pool_id)),
+                ("task_suite_id", Assignment.task_suite_id),
+                ("assignment_id", _public_id(session, Assignment.id)),
+            ).label("payload"),
+        )
+        .join(
+            Assignment,
+            and_(
+                Assignment.requester_id == WebhookSubscription.requester_id,
+                Assignment.id.between(first_id, last_id),
+                WebhookSubscription.pool_id.in_([0, Assignment.pool_id]),
+            ),
+        )
+        .where(_matching(requester_id, event_type))
+        .order_by(Assignment.id, WebhookSubscription.id)
+    )
+    enqueue_select(session, stmt, _ENQUEUE_COLUMNS)
+
+
+def enqueue_for_messages(session: Session, first_id: int, last_id: int) -> None:
+    """MESSAGE_RECEIVED: one row per (message in [first, last], requester holding its thread,
+    that requester's subscription). The sender's own requester is never a recipient here:
+    the event names only messages that reached requesters from someone else."""
+    stmt = (
+        select(
+            literal("webhook").label("channel"),
+            literal("MESSAGE_RECEIVED").label("kind"),
+            WebhookSubscription.requester_id,
+            WebhookSubscription.id.label("ref_id"),
+            _ordering_key(),
+            _json_object(
+                session,
+                ("message_thread_id", _public_id(session, Message.thread_id)),
+                ("message_id", _public_id(session, Message.id)),
+                ("from_role", Message.sender_role),
+                ("from_id", Message.sender_id),
+            ).label("payload"),
+        )
+        .select_from(Message)
+        .join(RequesterThread, RequesterThread.thread_id == Message.thread_id)
+        .join(WebhookSubscription, _matching(RequesterThread.requester_id, "MESSAGE_RECEIVED"))
+        .where(Message.id.between(first_id, last_id))
+        .order_by(Message.id, WebhookSubscription.id)
+    )
+    enqueue_select(session, stmt, _ENQUEUE_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------------- delivery
+
+
+def get_subscription(session: Session, subscription_id: int) -> WebhookSubscription | None:
+    return session.get(WebhookSubscription, subscription_id)
+
+
+def record_delivery(
+    session: Session,
+    subscription_id: int,
+    *,
+    attempted_at: datetime,
+    status_code: int | None,
+    latency_ms: int,
+    error: str | None,
+    event_count: int,
+    ok: bool,
+    pause_after: int,
+) -> WebhookSubscription | None:
+    """Logs one attempt and counts it: a success resets the run of failures, a failure adds
+    one and pauses the subscription when the run reaches `pause_after`. The subscription
+    when this attempt paused it, else None."""
+    session.execute(
+        insert(WebhookDelivery).values(
+            subscription_id=subscription_id,
+            attempted_at=attempted_at,
+            status_code=status_code,
+            latency_ms=latency_ms,
+            error=error,
+            event_count=event_count,
+        )
+    )
+    if ok:
+        session.execute(
+            update(WebhookSubscription).where(WebhookSubscription.id == subscription_id).values(consecutive_failures=0)
+        )
+        return None
+    session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.id == subscription_id)
+        .values(consecutive_failures=WebhookSubscription.consecutive_failures + 1)
+    )
+    paused = session.execute(
+        update(WebhookSubscription)
+        .where(
+            WebhookSubscription.id == subscription_id,
+            WebhookSubscription.paused.is_(False),
+            WebhookSubscription.consecutive_failures >= pause_after,
+        )
+        .values(paused=True)
+        .returning(WebhookSubscription)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    return paused
