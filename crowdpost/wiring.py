@@ -25,6 +25,8 @@ from crowdpost.operations.service import LogRenderer
 from crowdpost.outbox.channels import DeliverBatch, NotReady, register_channel
 from crowdpost.rewards import runner
 from crowdpost.rewards.service import BONUS_OPERATION, STEP_JOB
+from crowdpost.webhooks import channel as webhook_channel
+from crowdpost.webhooks import subscribers as webhook_subscribers
 from crowdpost.worker.registry import GiveUpHandler, Handler, register_job
 
 # kind -> (handler, give-up handler)
@@ -34,12 +36,16 @@ JOBS: dict[str, tuple[Handler, GiveUpHandler | None]] = {
 
 # event type -> its subscribers, in the order they run
 SUBSCRIBERS: dict[type, tuple[Any, ...]] = {
-    events.PoolStatusChanged: (subscribers.on_pool_status_changed,),
-    events.OperationFinished: (subscribers.on_operation_finished, email_subscribers.on_operation_finished),
+    events.PoolStatusChanged: (subscribers.on_pool_status_changed, webhook_subscribers.on_pool_status_changed),
+    events.OperationFinished: (
+        subscribers.on_operation_finished,
+        email_subscribers.on_operation_finished,
+        webhook_subscribers.on_operation_finished,
+    ),
     events.BalanceChanged: (subscribers.on_balance_changed,),
     events.BonusesPaid: (subscribers.on_bonuses_paid,),
-    events.AssignmentReviewed: (subscribers.on_assignment_reviewed,),
-    events.MessagesReceived: (email_subscribers.on_messages_received,),
+    events.AssignmentReviewed: (subscribers.on_assignment_reviewed, webhook_subscribers.on_assignment_reviewed),
+    events.MessagesReceived: (email_subscribers.on_messages_received, webhook_subscribers.on_messages_received),
 }
 
 # operation type -> what `GET /operations/{id}/log` streams
@@ -51,6 +57,7 @@ LOG_RENDERERS: dict[str, LogRenderer] = {
 # outbox channel -> (deliver a batch, rows per batch, why it cannot send now or None)
 OUTBOX_CHANNELS: dict[str, tuple[DeliverBatch, int, NotReady | None]] = {
     email_channel.CHANNEL: (email_channel.deliver, email_channel.BATCH_SIZE, email_channel.not_ready),
+    webhook_channel.CHANNEL: (webhook_channel.deliver, webhook_channel.BATCH_SIZE, webhook_channel.not_ready),
 }
 
 
