@@ -58,6 +58,7 @@ class Row:
     important: bool
     time_text: str
     time_iso: str
+    when: datetime  # the list's short date (the `when` filter)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def _row(view: dict[str, Any]) -> Row:
         important=Folder.IMPORTANT.value in view["folders"],
         time_text=long_time(created),
         time_iso=machine_time(created),
+        when=created,
     )
 
 
