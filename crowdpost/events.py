@@ -61,6 +61,15 @@ class BonusesPaid:
 
 
 @dataclass(frozen=True)
+class AssignmentsImported:
+    """The operator imported assignments with ids in [first_assignment_id, last_assignment_id]
+    (one insert; possibly of several requesters' pools)."""
+
+    first_assignment_id: int
+    last_assignment_id: int
+
+
+@dataclass(frozen=True)
 class AssignmentReviewed:
     requester_id: int
     assignment_id: int

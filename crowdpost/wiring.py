@@ -45,6 +45,7 @@ SUBSCRIBERS: dict[type, tuple[Any, ...]] = {
     events.BalanceChanged: (subscribers.on_balance_changed,),
     events.BonusesPaid: (subscribers.on_bonuses_paid,),
     events.AssignmentReviewed: (subscribers.on_assignment_reviewed, webhook_subscribers.on_assignment_reviewed),
+    events.AssignmentsImported: (webhook_subscribers.on_assignments_imported,),
     events.MessagesReceived: (email_subscribers.on_messages_received, webhook_subscribers.on_messages_received),
 }
 

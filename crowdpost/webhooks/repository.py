@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, cast, delete, func, insert, literal, select, update
+from sqlalchemy import String, and_, case, cast, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
@@ -149,14 +149,13 @@ def _public_id(session: Session, column: Any) -> Any:
     return func.printf("%012d", column)
 
 
-def enqueue_for_assignments(
-    session: Session, requester_id: int, event_type: str, *, first_id: int, last_id: int
-) -> None:
-    """One row per (assignment in [first, last] of the requester, subscription for its pool or every pool)."""
-    stmt = (
+def _assignment_events(session: Session, kind: Any, first_id: int, last_id: int) -> Any:
+    """Rows for the assignments in [first, last] and each subscription of their requester
+    to `kind` (a constant or an SQL expression of the assignment) for their pool or every pool."""
+    return (
         select(
             literal("webhook").label("channel"),
-            literal(event_type).label("kind"),
+            kind.label("kind"),
             WebhookSubscription.requester_id,
             WebhookSubscription.id.label("ref_id"),
             _ordering_key(),
@@ -174,12 +173,39 @@ def enqueue_for_assignments(
                 Assignment.requester_id == WebhookSubscription.requester_id,
                 Assignment.id.between(first_id, last_id),
                 WebhookSubscription.pool_id.in_([0, Assignment.pool_id]),
+                WebhookSubscription.event_type == kind,
+                WebhookSubscription.paused.is_(False),
             ),
         )
-        .where(_matching(requester_id, event_type))
         .order_by(Assignment.id, WebhookSubscription.id)
     )
+
+
+def enqueue_for_assignments(
+    session: Session, requester_id: int, event_type: str, *, first_id: int, last_id: int
+) -> None:
+    """One row per (assignment in [first, last] of the requester, subscription for its pool or every pool)."""
+    stmt = _assignment_events(session, literal(event_type), first_id, last_id).where(
+        WebhookSubscription.requester_id == requester_id
+    )
     enqueue_select(session, stmt, _ENQUEUE_COLUMNS)
+
+
+# An imported assignment's status as the Toloka event that would have reported it.
+_IMPORTED_EVENT = {
+    "ACTIVE": "ASSIGNMENT_CREATED",
+    "SUBMITTED": "ASSIGNMENT_SUBMITTED",
+    "ACCEPTED": "ASSIGNMENT_APPROVED",
+    "REJECTED": "ASSIGNMENT_REJECTED",
+    "SKIPPED": "ASSIGNMENT_SKIPPED",
+    "EXPIRED": "ASSIGNMENT_EXPIRED",
+}
+
+
+def enqueue_for_imported_assignments(session: Session, first_id: int, last_id: int) -> None:
+    """Imported assignments (any requesters'), each as the event of its status."""
+    kind = case(_IMPORTED_EVENT, value=Assignment.status, else_=literal("ASSIGNMENT_CREATED"))
+    enqueue_select(session, _assignment_events(session, kind, first_id, last_id), _ENQUEUE_COLUMNS)
 
 
 def enqueue_for_messages(session: Session, first_id: int, last_id: int) -> None:

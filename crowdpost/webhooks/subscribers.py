@@ -42,6 +42,12 @@ def on_assignment_reviewed(session: Session, event: events.AssignmentReviewed) -
     )
 
 
+def on_assignments_imported(session: Session, event: events.AssignmentsImported) -> None:
+    """Each imported assignment as the event of its status (ACTIVE -> ASSIGNMENT_CREATED,
+    SUBMITTED -> ASSIGNMENT_SUBMITTED, ACCEPTED -> ASSIGNMENT_APPROVED, ...)."""
+    repository.enqueue_for_imported_assignments(session, event.first_assignment_id, event.last_assignment_id)
+
+
 def on_operation_finished(session: Session, event: events.OperationFinished) -> None:
     payload = {"operation_id": event.operation_id, "operation_type": event.operation_type, "status": event.status}
     repository.enqueue_for_subscriptions(session, event.requester_id, "OPERATION_FINISHED", payload=payload)

@@ -195,3 +195,32 @@ def test_pause_after_100_failures_tells_the_requester(
         assert sub is not None
         assert not sub.paused
         assert sub.consecutive_failures == 0
+
+
+def test_imported_assignments_arrive_as_the_events_of_their_status(
+    db: Database, settings: Settings, admin: Admin, requester: RequesterInfo, requester_http: httpx.Client
+) -> None:
+    receiver = Receiver(free_port())
+    _, pool_id = create_project_and_pool(db, requester.id)
+    other = admin.create_requester()
+    _, others_pool = create_project_and_pool(db, other.id)
+    user_id = admin.create_toloker()
+    _subscribe(requester_http, receiver.url, "ASSIGNMENT_CREATED", "ASSIGNMENT_SUBMITTED", pool_id=pool_id)
+
+    created, submitted, accepted, theirs = admin.add_assignments(
+        [
+            {"user_id": user_id, "pool_id": pool_id, "status": "ACTIVE"},
+            {"user_id": user_id, "pool_id": pool_id, "status": "SUBMITTED"},
+            {"user_id": user_id, "pool_id": pool_id, "status": "ACCEPTED"},  # no subscription to APPROVED
+            {"user_id": user_id, "pool_id": others_pool, "status": "SUBMITTED"},  # another requester's
+        ]
+    )
+    with receiving(receiver):
+        deliver_pending(db, settings)
+
+    events = _events(receiver)
+    assert [(e["type"], e["assignment_id"]) for e in events] == [
+        ("ASSIGNMENT_CREATED", created),
+        ("ASSIGNMENT_SUBMITTED", submitted),
+    ]
+    assert {accepted, theirs}.isdisjoint(e["assignment_id"] for e in events)

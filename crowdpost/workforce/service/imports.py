@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ValidationFailed, field_error
+from crowdpost.events import AssignmentsImported, publish
 from crowdpost.kit.bulk import add_item_errors
 from crowdpost.kit.ids import parse_id
 from crowdpost.kit.language_list import language_list
@@ -130,6 +131,8 @@ def do_import_assignments(session: Session, items: Sequence[AssignmentIn]) -> li
         )
     assignment_ids = repository.insert_assignments(session, rows)
     repository.bump_started_counts(session, rows)
+    if assignment_ids:
+        publish(session, AssignmentsImported(min(assignment_ids), max(assignment_ids)))
     return [
         {
             "id": aid,
