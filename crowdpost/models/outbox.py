@@ -19,6 +19,7 @@ from crowdpost.models.base import Base, BigIntPK, JSONType, UTCDateTime, created
 PENDING = "PENDING"
 DONE = "DONE"
 FAILED = "FAILED"
+STATUSES = (PENDING, DONE, FAILED)
 
 
 class OutboxItem(Base):
