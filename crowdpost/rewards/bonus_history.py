@@ -1,0 +1,66 @@
+"""Past bonuses of one requester for the Rewards page: filters, keyset pages, a streamed export.
+
+Every query filters by `requester_id`; pages go by id (`before_id`), never by offset, so an
+export walks any number of bonuses in pages of `EXPORT_PAGE` in bounded memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from crowdpost.db import Database
+from crowdpost.models import Bonus
+
+PAGE_SIZE = 50
+EXPORT_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class BonusQuery:
+    user_id: str | None = None
+    assignment_id: int | None = None
+    start: date | None = None
+    end: date | None = None  # inclusive, whole UTC days
+
+
+def _filtered(requester_id: int, query: BonusQuery) -> Select[Bonus]:
+    stmt = select(Bonus).where(Bonus.requester_id == requester_id)
+    if query.user_id:
+        stmt = stmt.where(Bonus.user_id == query.user_id)
+    if query.assignment_id is not None:
+        stmt = stmt.where(Bonus.assignment_id == query.assignment_id)
+    if query.start is not None:
+        stmt = stmt.where(Bonus.created >= datetime.combine(query.start, time.min))
+    if query.end is not None:
+        stmt = stmt.where(Bonus.created < datetime.combine(query.end + timedelta(days=1), time.min))
+    return stmt
+
+
+def bonus_page(
+    session: Session, requester_id: int, query: BonusQuery, *, before_id: int | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[Bonus], int | None]:
+    """Newest first, and the `before_id` of the next page (None at the end)."""
+    stmt = _filtered(requester_id, query)
+    if before_id is not None:
+        stmt = stmt.where(Bonus.id < before_id)
+    bonuses = list(session.execute(stmt.order_by(Bonus.id.desc()).limit(limit + 1)).scalars())
+    page = bonuses[:limit]
+    return page, (page[-1].id if len(bonuses) > limit else None)
+
+
+def iter_bonuses(db: Database, requester_id: int, query: BonusQuery) -> Iterator[Bonus]:
+    """Every matching bonus, newest first, one short read transaction per page (the rows are
+    detached afterwards: read only their column attributes)."""
+    before_id: int | None = None
+    while True:
+        with db.transaction(write=False) as session:
+            bonuses, before_id = bonus_page(session, requester_id, query, before_id=before_id, limit=EXPORT_PAGE)
+            session.expunge_all()
+        yield from bonuses
+        if before_id is None:
+            return
