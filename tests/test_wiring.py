@@ -66,8 +66,11 @@ def test_every_event_type_has_its_subscribers() -> None:
         assert (
             events.subscribers_of(event_type)[: len(wiring.SUBSCRIBERS[event_type])] == wiring.SUBSCRIBERS[event_type]
         )
-    handlers = {name for name in vars(subscribers) if name.startswith("on_")}
-    wired = {fn.__name__ for functions in wiring.SUBSCRIBERS.values() for fn in functions}
+    wired = {fn for functions in wiring.SUBSCRIBERS.values() for fn in functions}
+    modules = {sys.modules[fn.__module__] for fn in wired} | {subscribers}
+    handlers = {
+        fn for module in modules for name, fn in vars(module).items() if name.startswith("on_") and callable(fn)
+    }
     assert handlers == wired, "a subscriber the wiring does not name"
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
 from crowdpost.models import Bonus
+from crowdpost.rewards import repository
 
 PAGE_SIZE = 50
 EXPORT_PAGE = 1000
@@ -26,6 +27,11 @@ class BonusQuery:
     assignment_id: int | None = None
     start: date | None = None
     end: date | None = None  # inclusive, whole UTC days
+
+
+def one_bonus(session: Session, requester_id: int, public_id: str) -> Bonus | None:
+    """The requester's bonus with that public id (what `GET /user-bonuses/{id}` reads), or None."""
+    return repository.get_bonus(session, requester_id, public_id)
 
 
 def _filtered(requester_id: int, query: BonusQuery) -> Select[Bonus]:

@@ -30,6 +30,7 @@ from playwright.sync_api import (
 )
 
 from crowdpost.db import Database
+from crowdpost.web.form_token import COOKIE as FORM_TOKEN_COOKIE
 from tests.fixtures.backends import missing_component
 from tests.fixtures.factories import Admin
 from tests.messaging.helpers import crew, toloker_client
@@ -294,10 +295,22 @@ def hidden_value(html: str, name: str = "csrf_token") -> str:
     return parser.values[0]
 
 
+def post_sign_in(client: httpx.Client, data: dict[str, str], path: str = "/sign-in") -> httpx.Response:
+    """Posts a sign-in form as a browser would: first GET the form (its pre-session CSRF
+    token, in a cookie and a hidden field), then POST `data` with that token."""
+    form = client.get(path, follow_redirects=False)
+    token = hidden_value(form.text) if form.status_code == 200 else ""
+    if "secure" in form.headers.get("set-cookie", "").lower():
+        # An app whose public URL is https marks the cookie Secure; behind its TLS proxy the
+        # browser sends it back, but this client talks plain HTTP to 127.0.0.1, so hand it on.
+        client.cookies.set(FORM_TOKEN_COOKIE, form.cookies[FORM_TOKEN_COOKIE])
+    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+
+
 def sign_in_http(client: httpx.Client, email: str, password: str) -> httpx.Response:
     """Signs `client` in through the form (no browser): answers the POST /sign-in response.
     On success the client holds the session cookie."""
-    return client.post("/sign-in", data={"email": email, "password": password}, follow_redirects=False)
+    return post_sign_in(client, {"email": email, "password": password})
 
 
 def page_client(base_url: str) -> httpx.Client:

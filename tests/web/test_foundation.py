@@ -24,7 +24,7 @@ from crowdpost.web.session import safe_next
 from crowdpost.web.templating import money
 from tests.fixtures.factories import Admin
 from tests.fixtures.live_server import serve_in_thread
-from tests.web.browser import create_web_requester, page_client, sign_in_http
+from tests.web.browser import create_web_requester, page_client, post_sign_in, sign_in_http
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_signed_out_pages_redirect_to_sign_in_and_come_back(client: httpx.Client
 
 
 def test_a_malformed_page_form_is_an_html_400(client: httpx.Client) -> None:
-    response = client.post("/sign-in", data={"method": "carrier-pigeon", "email": "a@b.c", "password": "x"})
+    response = post_sign_in(client, {"method": "carrier-pigeon", "email": "a@b.c", "password": "x"})
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("text/html")
     assert "Traceback" not in response.text

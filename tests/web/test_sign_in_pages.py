@@ -41,6 +41,7 @@ from tests.web.browser import (
     fill_sign_in,
     hidden_value,
     page_client,
+    post_sign_in,
     send_to_tolokers,
     session_cookie,
     sign_in,
@@ -143,11 +144,11 @@ def test_token_sign_in_refuses_other_tokens(server_url: str, admin: Admin, web_r
     toloker = admin.create_toloker()
     with page_client(server_url) as client:
         answers = {
-            "toloker": client.post("/sign-in", data={"method": "token", "token": admin.toloker_token(toloker)}),
-            "operator": client.post("/sign-in", data={"method": "token", "token": admin.http.headers["Authorization"]}),
-            "made up": client.post("/sign-in", data={"method": "token", "token": "cpr_not_a_token"}),
+            "toloker": post_sign_in(client, {"method": "token", "token": admin.toloker_token(toloker)}),
+            "operator": post_sign_in(client, {"method": "token", "token": admin.http.headers["Authorization"]}),
+            "made up": post_sign_in(client, {"method": "token", "token": "cpr_not_a_token"}),
         }
-        good = client.post("/sign-in", data={"method": "token", "token": f"OAuth {web_requester.token}"})
+        good = post_sign_in(client, {"method": "token", "token": f"OAuth {web_requester.token}"})
 
     for kind, answer in answers.items():
         assert answer.status_code == 400, (kind, answer.status_code)
@@ -200,7 +201,7 @@ def test_ten_failures_lock_the_account_and_the_page_says_so(
         assert locked.status_code == 429
         assert SESSION_COOKIE not in locked.cookies
         # A token still signs in: the lock is on guesses at this e-mail's password.
-        by_token = client.post("/sign-in", data={"method": "token", "token": web_requester.token})
+        by_token = post_sign_in(client, {"method": "token", "token": web_requester.token})
         assert by_token.status_code == 303
 
 
@@ -210,6 +211,37 @@ def test_failures_on_an_unknown_e_mail_lock_it_too(server_url: str) -> None:
     assert [a.status_code for a in answers[: MAX_FAILURES - 1]] == [400] * (MAX_FAILURES - 1)
     assert LOCKED.search(answers[MAX_FAILURES].text)
     assert answers[MAX_FAILURES].status_code == 429
+
+
+@pytest.mark.parametrize("path", ["/sign-in", "/toloker/sign-in", "/admin/sign-in"])
+def test_a_sign_in_post_from_another_site_is_refused_before_credentials(
+    server_url: str, web_requester: WebRequester, path: str
+) -> None:
+    """Login CSRF: a cross-site POST carries no form-token cookie (SameSite=Strict), or a token
+    that is not this browser's. It is refused with 403, signs nobody in and counts no failure."""
+    credentials = {"email": web_requester.email, "password": web_requester.password, "token": web_requester.token}
+    with page_client(server_url) as client:
+        mine = hidden_value(client.get(path).text)
+        with page_client(server_url) as other_browser:
+            theirs = hidden_value(other_browser.get(path).text)
+        assert theirs != mine
+        client.cookies.clear()
+        forged = [
+            client.post(path, data=credentials),  # no cookie, no field
+            client.post(path, data={**credentials, "csrf_token": mine}),  # the field without its cookie
+        ]
+        client.get(path)  # the cookie again, now with another browser's token in the field
+        forged.append(client.post(path, data={**credentials, "csrf_token": theirs}))
+        for answer in forged:
+            assert answer.status_code == 403, answer.text
+            assert "text/html" in answer.headers["content-type"]
+            assert SESSION_COOKIE not in answer.cookies
+    # None of the forged attempts counted as a failure: the account signs in at once.
+    if path == "/sign-in":
+        with page_client(server_url) as client:
+            for _ in range(MAX_FAILURES):
+                assert client.post(path, data={"email": web_requester.email, "password": "x"}).status_code == 403
+            assert sign_in_http(client, web_requester.email, web_requester.password).status_code == 303
 
 
 # --- signing out and signed-out visits ---------------------------------------------------------
@@ -247,8 +279,8 @@ def test_a_signed_out_visit_goes_to_sign_in_and_back(page: Page, server_url: str
 @pytest.mark.parametrize("elsewhere", ["//evil.example/x", "https://evil.example/", "/\\evil.example"])
 def test_next_never_leaves_the_site(server_url: str, web_requester: WebRequester, elsewhere: str) -> None:
     with page_client(server_url) as client:
-        answer = client.post(
-            "/sign-in", data={"email": web_requester.email, "password": web_requester.password, "next": elsewhere}
+        answer = post_sign_in(
+            client, {"email": web_requester.email, "password": web_requester.password, "next": elsewhere}
         )
     assert answer.status_code == 303
     assert answer.headers["location"] == "/messages"
@@ -364,6 +396,7 @@ def test_a_password_change_without_the_csrf_token_changes_nothing(server_url: st
         assert refused.status_code == 403
         with page_client(server_url) as fresh:
             assert sign_in_http(fresh, web_requester.email, web_requester.password).status_code == 303
+        with page_client(server_url) as fresh:
             assert sign_in_http(fresh, web_requester.email, new).status_code == 400
 
         changed = client.post("/profile/password", data={**form, "csrf_token": token})

@@ -26,6 +26,7 @@ from tests.web.browser import (
     assert_accessible,
     hidden_value,
     page_client,
+    post_sign_in,
     rejected_assignment,
     send_to_tolokers,
     sign_in,
@@ -53,7 +54,7 @@ def toloker_sign_in(page: Page, server_url: str, token: str) -> None:
 def toloker_http(server_url: str, token: str) -> Iterator[httpx.Client]:
     """A page client signed in to the Toloker pages by token."""
     with page_client(server_url) as client:
-        response = client.post("/toloker/sign-in", data={"method": "token", "token": token})
+        response = post_sign_in(client, {"method": "token", "token": token}, path="/toloker/sign-in")
         assert response.status_code == 303, response.text
         yield client
 
@@ -194,21 +195,22 @@ def test_refusals_lock_out_csrf_cross_role_and_cross_toloker(
         assert client.post(f"/toloker/messages/{mine}/reply", data={"text": "x", "csrf_token": csrf}).status_code == 404
     # A requester's cookie does not open the Toloker pages.
     with page_client(server_url) as client:
-        form = client.get("/sign-in")
         data = {"email": web_requester.email, "password": web_requester.password}
-        if form.status_code == 200 and "csrf_token" in form.text:
-            data["csrf_token"] = hidden_value(form.text)
-        assert client.post("/sign-in", data=data).status_code == 303
+        assert post_sign_in(client, data).status_code == 303
         to_toloker = client.get("/toloker/messages")
         assert to_toloker.status_code == 303
         assert to_toloker.headers["location"] == "/toloker/sign-in?next=/toloker/messages"
     # Lock-out: ten wrong tokens lock that token's key; the page says when.
     with page_client(server_url) as client:
-        answers = [client.post("/toloker/sign-in", data={"method": "token", "token": "wrong"}) for _ in range(10)]
+        answers = [
+            post_sign_in(client, {"method": "token", "token": "wrong"}, path="/toloker/sign-in") for _ in range(10)
+        ]
         assert [a.status_code for a in answers] == [400] * 9 + [429]
         assert "Too many failed sign-ins" in answers[-1].text
         # ...while the real token still works (its own key).
-        ok = client.post("/toloker/sign-in", data={"method": "token", "token": token, "next": "//evil.example/"})
+        ok = post_sign_in(
+            client, {"method": "token", "token": token, "next": "//evil.example/"}, path="/toloker/sign-in"
+        )
         assert ok.status_code == 303
         assert ok.headers["location"] == "/toloker/messages"
 

@@ -31,7 +31,7 @@ from crowdpost.kit.csv_export import csv_lines
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.money import MoneyError, from_micros, to_micros
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.rewards import bonus_history, repository, service
+from crowdpost.rewards import bonus_history, service
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
 from crowdpost.web.templating import render
 
@@ -236,7 +236,7 @@ def bonuses_csv(request: Request, user: PageUserDep) -> Response:
 
 @router.get("/rewards/bonuses/{bonus_id}")
 def bonus_page(request: Request, user: PageUserDep, session: SessionDep, bonus_id: str) -> Response:
-    bonus = repository.get_bonus(session, user.requester_id, bonus_id[:32])
+    bonus = bonus_history.one_bonus(session, user.requester_id, bonus_id[:32])
     if bonus is None:
         raise DoesNotExist("This bonus does not exist")
     context = {"nav": "rewards", "bonus": bonus, "format_id": format_id, "amount": from_micros(bonus.amount_micros)}

@@ -1,4 +1,8 @@
-"""/toloker/sign-in and /toloker/sign-out: a Toloker signs in with their API token or e-mail + password."""
+"""/toloker/sign-in and /toloker/sign-out: a Toloker signs in with their API token or e-mail + password.
+
+The forms carry the pre-session CSRF token (`web.form_token`), checked before any credential
+is looked at or counted, exactly as on the requester's sign-in page.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from crowdpost.accounts import toloker_web_sessions
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, get_db
+from crowdpost.web.form_token import check_form_token, form_token, remember_form_token
 from crowdpost.web.session import cookie_options
 from crowdpost.web.templating import render
 from crowdpost.web.toloker.session import COOKIE, TolokerFormDep, safe_toloker_next
@@ -31,7 +36,9 @@ def toloker_home() -> Response:
 def sign_in_page(request: Request, settings: SettingsDep, next: str | None = None) -> Response:
     if toloker_web_sessions.authenticate_web(get_db(request), settings, request.cookies.get(COOKIE)) is not None:
         return RedirectResponse(safe_toloker_next(next), status_code=303)
-    return render(request, TEMPLATE, {"email": "", "next": safe_toloker_next(next), "method": "token"})
+    token = form_token(request)
+    context = {"email": "", "next": safe_toloker_next(next), "method": "token", "csrf_token": token}
+    return remember_form_token(render(request, TEMPLATE, context), token, settings)
 
 
 @router.post("/toloker/sign-in")
@@ -43,7 +50,9 @@ def sign_in(
     password: SecretField = "",
     token: SecretField = "",
     next: Annotated[str, Form(max_length=2000)] = "",
+    csrf_token: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    check_form_token(request, csrf_token)  # before any credential is looked at or counted
     db = get_db(request)
     if method == "token":
         result = toloker_web_sessions.do_sign_in_with_token(db, settings, token.strip())
@@ -57,6 +66,7 @@ def sign_in(
             "method": method,
             "errors": {field: result.message or "Sign-in failed."},
             "locked": result.locked,
+            "csrf_token": csrf_token,
         }
         return render(request, TEMPLATE, context, status_code=429 if result.locked else 400)
     response = RedirectResponse(safe_toloker_next(next), status_code=303)
