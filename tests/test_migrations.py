@@ -7,7 +7,7 @@ from datetime import datetime
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from crowdpost.db import Database
 from crowdpost.migrate import alembic_config, is_up_to_date, upgrade
@@ -25,6 +25,44 @@ def test_migrated_schema_matches_models(db: Database) -> None:
 
 def test_upgrade_is_idempotent(db: Database) -> None:
     assert is_up_to_date(db.engine)
+    upgrade(db.engine)
+    assert is_up_to_date(db.engine)
+
+
+def test_index_methods_match_models(db: Database) -> None:
+    """`compare_metadata` does not compare an index's access method: every index the models
+    declare is built with the one they name for PostgreSQL (`postgresql_using`, btree when
+    unnamed); SQLite has btrees only."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    declared: dict[str | None, str] = {
+        index.name: (index.dialect_options["postgresql"]["using"] if postgresql else None) or "btree"
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+    }
+    with db.engine.connect() as conn:
+        built: dict[str | None, str] = dict(
+            conn.execute(text(_PG_INDEX_METHODS if postgresql else _SQLITE_INDEXES)).all()
+        )
+    assert declared["ix_requester_threads_thread_id"] == ("hash" if postgresql else "btree")
+    assert {name: built.get(name) for name in declared} == declared
+
+
+_PG_INDEX_METHODS = (
+    "SELECT c.relname, am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+    "JOIN pg_am am ON am.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema()"
+)
+_SQLITE_INDEXES = "SELECT name, 'btree' FROM sqlite_master WHERE type = 'index'"
+
+
+def test_thread_id_index_downgrades_and_upgrades(db: Database) -> None:
+    """0013 (hash `ix_requester_threads_thread_id` on PostgreSQL) goes down to 0004 and up again."""
+    config = alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0013-1")
+        names = {index["name"] for index in inspect(conn).get_indexes("requester_threads")}
+        assert "ix_requester_threads_thread_id" in names
     upgrade(db.engine)
     assert is_up_to_date(db.engine)
 

@@ -122,7 +122,9 @@ class RequesterThread(Base):
         _partial("requester_threads", "requester_id", "unread"),
         Index("ix_requester_threads_requester_id_toloker_id_thread_id", "requester_id", "toloker_id", "thread_id"),
         Index("ix_requester_threads_requester_id_created", "requester_id", "created"),
-        Index("ix_requester_threads_thread_id", "thread_id"),
+        # A participant look-up only. Hash on PostgreSQL (0013): as a btree it offered thread_id
+        # order and the planner walked it backwards for a requester's newest-first page.
+        Index("ix_requester_threads_thread_id", "thread_id", postgresql_using="hash"),
     )
 
     requester_id: Mapped[int] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"), primary_key=True)
