@@ -4,8 +4,9 @@
 (`render.render_batch`), then `smtp.send_batch` sends the e-mails that have a recipient over
 one connection, and each row gets its `Outcome` in order:
 - sent: delivered;
-- skipped (no address, unverified, switched off, cause gone): delivered with the reason as
-  its note (`suppressed: ...`), so nothing is retried and nothing is mailed;
+- skipped (no address, unverified, switched off, cause gone): settled (DONE) with the reason
+  as its note (`last_error` = `suppressed: ...`, on the operator's outbox list), so nothing is
+  retried and nothing is mailed;
 - a broken row (unknown kind, bad payload): failed, for an operator to look at;
 - SMTP answers: `smtp.Result` as is (5xx permanent for that row, the rest retried).
 `not_ready` keeps every e-mail row waiting while no SMTP host is configured.
@@ -58,7 +59,7 @@ def deliver(db: Database, settings: Settings, rows: Sequence[OutboxRow]) -> list
             log.warning("e-mail row %s cannot be sent: %s", rows[index].id, item.reason)
             outcomes[index] = Outcome.fail(item.reason)
         else:
-            outcomes[index] = Outcome(ok=True, error=f"suppressed: {item.reason}")
+            outcomes[index] = Outcome.settled(f"suppressed: {item.reason}")
     results = smtp.send_batch(
         smtp.SmtpConfig.from_settings(settings), settings.mail_from, [(m.message, m.to) for _, m in to_send]
     )

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one row: delivered, worth a retry, or failed for good."""
+    """What happened to one row: delivered, worth a retry, or failed for good.
+
+    `error` says why a row was not delivered; on an ok outcome it is a note kept on the DONE
+    row (`last_error`), e.g. why a settled row sent nothing (`settled`)."""
 
     ok: bool
     permanent: bool = False
@@ -32,6 +35,11 @@ class Outcome:
     @classmethod
     def delivered(cls) -> Outcome:
         return cls(ok=True)
+
+    @classmethod
+    def settled(cls, note: str) -> Outcome:
+        """Done without sending anything (e.g. the recipient switched e-mail off), and why."""
+        return cls(ok=True, error=note)
 
     @classmethod
     def retry(cls, error: str) -> Outcome:

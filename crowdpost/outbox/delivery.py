@@ -20,6 +20,7 @@ import os
 import random
 import socket
 import threading
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -120,12 +121,14 @@ def record(
     """Writes a batch's outcomes in one transaction."""
     now = utcnow()
     window = timedelta(hours=settings.outbox_retry_hours)
-    delivered: list[int] = []
+    # note (None: plain delivery) -> rows; one UPDATE per distinct note (a batch has a few)
+    delivered: dict[str | None, list[int]] = defaultdict(list)
     with db.transaction() as session:
         for row, outcome in zip(rows, outcomes, strict=True):
             if outcome.ok:
                 DELIVERIES.labels(row.channel, "delivered").inc()
-                delivered.append(row.id)
+                note = outcome.error[:MAX_ERROR_CHARS] if outcome.error else None
+                delivered[note].append(row.id)
                 continue
             error = (outcome.error or "failed")[:MAX_ERROR_CHARS]
             if outcome.permanent or now - row.created >= window:
@@ -135,4 +138,5 @@ def record(
             else:
                 DELIVERIES.labels(row.channel, "retry").inc()
                 repository.schedule_retry(session, row.id, worker, error, now + backoff(row.attempts))
-        repository.mark_done(session, delivered, worker, now)
+        for note, ids in delivered.items():
+            repository.mark_done(session, ids, worker, now, note)

@@ -131,12 +131,14 @@ def lock_claims(session: Session, channel: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"crowdpost.outbox.{channel}"})
 
 
-def mark_done(session: Session, ids: Sequence[int], worker: str, now: datetime) -> None:
+def mark_done(session: Session, ids: Sequence[int], worker: str, now: datetime, note: str | None = None) -> None:
+    """DONE. `note` (e.g. "suppressed: the e-mail address is not verified") stays in `last_error`,
+    so an operator sees why a settled row sent nothing; a plain delivery clears it."""
     if ids:
         session.execute(
             update(OutboxItem)
             .where(OutboxItem.id.in_(ids), OutboxItem.locked_by == worker, OutboxItem.status == PENDING)
-            .values(status=DONE, delivered_at=now, lease_until=None, last_error=None)
+            .values(status=DONE, delivered_at=now, lease_until=None, last_error=note)
             .execution_options(synchronize_session=False)
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class OutboxRowView(BaseModel):
@@ -16,7 +16,11 @@ class OutboxRowView(BaseModel):
     status: str
     attempts: int
     next_attempt_at: str | None = None
-    last_error: str | None = None
+    last_error: str | None = Field(
+        None,
+        description="Why the last attempt did not deliver; on a DONE row, why nothing was sent "
+        "(e.g. 'suppressed: the e-mail address is not verified'), or null",
+    )
     created: str | None = None
     delivered_at: str | None = None
 

@@ -129,3 +129,24 @@ def test_cli_counts_by_status_and_channel(db: Database, settings: Settings) -> N
     age = re.search(r"oldest pending: (\d+) s", out)
     assert age, out
     assert 125 <= int(age.group(1)) < 600
+
+
+def test_a_settled_rows_note_is_listed_and_a_plain_delivery_clears_the_last_error(
+    db: Database, settings: Settings, admin: Admin
+) -> None:
+    name = f"notes-{uuid.uuid4().hex[:8]}"
+    notes = {0: Outcome.settled("suppressed: e-mail for NEW_MESSAGE is switched off"), 1: Outcome.delivered()}
+    channels.register_channel(name, lambda db, s, rows: [notes[r.ref_id or 0] for r in rows])
+    try:
+        _add(db, name, "K", 2)
+        with db.transaction(write=False) as session:
+            ids = sorted(item.id for item in session.query(OutboxItem).where(OutboxItem.channel == name))
+        _set(db, ids, last_error="451 try later")  # an earlier attempt's error
+        assert delivery.deliver_pending(db, settings) == 2
+    finally:
+        channels.unregister_channel(name)
+    listing = admin.http.get("/api/admin/v1/outbox", params={"status": "done", "channel": name}).json()
+    assert [(item["id"], item["status"], item["last_error"]) for item in listing["items"]] == [
+        (str(ids[0]), "DONE", "suppressed: e-mail for NEW_MESSAGE is switched off"),
+        (str(ids[1]), "DONE", None),
+    ]
