@@ -1,9 +1,14 @@
 """The Rewards page: pay one Toloker, see a bonus just paid, past bonuses and their CSV.
 
     GET  /rewards                    the "Pay one Toloker" form and the past bonuses (filters, pages)
-    POST /rewards/pay                action=check: the form again with the cost preview;
-                                     otherwise pays through `rewards.service.do_create_bonuses`
-                                     (the service of POST /user-bonuses), 303 to the bonus
+    GET  /rewards/toloker-check      htmx, as the Toloker ID is typed: what the compose form's To
+                                     field would say of that ID (unknown or never worked for you,
+                                     banned, fine) and that Toloker's assignments for the select
+    POST /rewards/pay                action=check | add_language | remove_language:<i>: the form
+                                     again (cost preview, Toloker check, assignments, one language
+                                     pair more or less); otherwise pays through
+                                     `rewards.service.do_create_bonuses` (the service of
+                                     POST /user-bonuses), 303 to the bonus
     GET  /rewards/bonuses/{id}       one bonus of this requester (another's: 404)
     GET  /rewards/bonuses.csv        the filtered past bonuses, streamed
 
@@ -14,12 +19,14 @@ form replays the first payment instead of paying twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
@@ -31,15 +38,22 @@ from crowdpost.kit.csv_export import csv_lines
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.money import MoneyError, from_micros, to_micros
 from crowdpost.kit.timefmt import utcnow
+from crowdpost.models import Assignment
 from crowdpost.rewards import bonus_history, service
+from crowdpost.web import compose_form as cf
+from crowdpost.web.requester.compose import PostedDep
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
 from crowdpost.web.templating import render
+from crowdpost.workforce.schemas import AudienceRequest
+from crowdpost.workforce.service.assignments import list_toloker_assignments
+from crowdpost.workforce.service.audience import count_audience
 
 router = APIRouter(include_in_schema=False)
 
-Short = Annotated[str, Form(max_length=64)]
-Text = Annotated[str, Form(max_length=4096)]
-LANGUAGES = ("EN", "RU", "ES", "FR", "DE", "TR", "PT", "ID", "AR", "HI")
+# The message's languages: the compose form's list (and its "+ Add language" pattern).
+LANGUAGES = tuple(code for code, _ in cf.LANGUAGES)
+# The assignment select lists this many of the Toloker's assignments, newest first.
+ASSIGNMENTS_LISTED = 100
 CSV_HEADER = (
     "id",
     "created",
@@ -78,6 +92,43 @@ def _query(request: Request) -> tuple[bonus_history.BonusQuery, dict[str, str]]:
     return query, {name: value for name, value in raw.items() if value}
 
 
+@dataclass(frozen=True)
+class TolokerCheck:
+    """What the page says of the typed Toloker ID, and their assignments of this requester.
+
+    state: "" (nothing typed) | "malformed" | "unknown" (no Toloker, or one who never started
+    this requester's tasks: the same answer for both, as compose and the bonus API give, so
+    the page tells nothing about other requesters' Tolokers) | "banned" | "ok"."""
+
+    user_id: str
+    state: str
+    assignments: Sequence[Assignment] = ()
+
+    @property
+    def listed_ids(self) -> list[str]:
+        return [format_id(a.id) for a in self.assignments]
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.assignments) >= ASSIGNMENTS_LISTED
+
+
+def check_toloker(session: Session, settings: Settings, requester_id: int, raw: str) -> TolokerCheck:
+    """The compose form's check of a To ID (its pattern, then the dry run's DIRECT count:
+    `workforce.service.audience.count_audience`), and the Toloker's assignments."""
+    user_id = raw.strip()
+    if not user_id:
+        return TolokerCheck(user_id, "")
+    if not cf.TOLOKER_ID.fullmatch(user_id):
+        return TolokerCheck(user_id, "malformed")
+    request = AudienceRequest(requester_id=requester_id, select_type="DIRECT", recipients_ids=[user_id])
+    counts = count_audience(session, request, min_started=settings.all_recipients_min_started)
+    if counts.unknown_ids:
+        return TolokerCheck(user_id, "unknown")
+    assignments = list_toloker_assignments(session, requester_id, user_id, ASSIGNMENTS_LISTED)
+    return TolokerCheck(user_id, "banned" if counts.banned_ids else "ok", assignments)
+
+
 def _preview(settings: Settings, session: Session, requester_id: int, amount: str) -> dict[str, Any] | None:
     """Amount, fee and balance after, exact; None when the amount is not a number yet."""
     try:
@@ -98,12 +149,57 @@ def _preview(settings: Settings, session: Session, requester_id: int, amount: st
     }
 
 
+@dataclass(frozen=True)
+class Pair:
+    """One language of the bonus message: its code, title and text."""
+
+    lang: str
+    title: str = ""
+    message: str = ""
+
+
+def read_form(posted: Mapping[str, list[str]]) -> dict[str, Any]:
+    """The posted Pay one form as the page keeps it (pairs: one per language, at least one)."""
+
+    def one(name: str, default: str = "") -> str:
+        values = posted.get(name) or []
+        return values[0] if values else default
+
+    langs, titles, messages = (posted.get(name) or [] for name in ("lang", "title", "message"))
+    count = min(max(len(langs), 1), len(LANGUAGES))
+    pairs = [
+        Pair(
+            langs[i] if i < len(langs) else "EN",
+            titles[i] if i < len(titles) else "",
+            messages[i] if i < len(messages) else "",
+        )
+        for i in range(count)
+    ]
+    form: dict[str, Any] = {
+        name: one(name) for name in ("user_id", "amount", "assignment_id", "without_message", "private_comment")
+    }
+    return {**form, "pairs": pairs, "form_token": one("form_token")[:64] or str(uuid.uuid4())}
+
+
+def apply_action(form: dict[str, Any], action: str) -> dict[str, Any]:
+    """What a button that sends nothing asks for (as compose's "+ Add language"): one language
+    pair more (the first language not used yet), or one less."""
+    pairs: list[Pair] = form["pairs"]
+    verb, _, target = action.partition(":")
+    if verb == "add_language" and len(pairs) < len(LANGUAGES):
+        used = {pair.lang for pair in pairs}
+        return {**form, "pairs": [*pairs, Pair(next(c for c in LANGUAGES if c not in used))]}
+    if verb == "remove_language" and target.isdigit() and 0 < int(target) < len(pairs):
+        return {**form, "pairs": [p for i, p in enumerate(pairs) if i != int(target)]}
+    return form
+
+
 def _page(
     request: Request,
     session: Session,
     settings: Settings,
     user: PageUser,
-    form: dict[str, str],
+    form: dict[str, Any],
     *,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
@@ -116,7 +212,9 @@ def _page(
         "nav": "rewards",
         "form": form,
         "errors": errors or {},
-        "languages": LANGUAGES,
+        "check": check_toloker(session, settings, user.requester_id, form.get("user_id", "")),
+        "max_languages": len(LANGUAGES),
+        "cf": cf,
         "preview": _preview(settings, session, user.requester_id, form.get("amount", "")),
         "bonuses": bonuses,
         "filters": kept,
@@ -132,10 +230,42 @@ def _page(
 
 @router.get("/rewards")
 def rewards_page(request: Request, user: PageUserDep, session: SessionDep, settings: SettingsDep) -> Response:
-    return _page(request, session, settings, user, {"form_token": str(uuid.uuid4()), "language": "EN"})
+    form = {"form_token": str(uuid.uuid4()), "pairs": [Pair("EN")]}
+    return _page(request, session, settings, user, form)
 
 
-def _bonus_body(form: dict[str, str]) -> dict[str, Any]:
+@router.get("/rewards/toloker-check")
+def toloker_check(
+    request: Request,
+    user: PageUserDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    user_id: Annotated[str, Query(max_length=64)] = "",
+    assignment_id: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """The htmx fragment of the Toloker ID's check: the message, and the assignment select
+    out of band (the same macros the whole page uses)."""
+    check = check_toloker(session, settings, user.requester_id, user_id)
+    context = {"check": check, "selected": assignment_id.strip(), "format_id": format_id}
+    return render(request, "rewards/_toloker_check.html", context)
+
+
+def _texts(form: dict[str, Any]) -> dict[str, str]:
+    """Problems of the message's language pairs the service cannot place beside a field."""
+    errors: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, pair in enumerate(form["pairs"]):
+        if pair.lang not in LANGUAGES:
+            errors[f"lang-{i}"] = "Choose a language from the list."
+        elif pair.lang in seen:
+            errors[f"lang-{i}"] = "Choose a language the message is not already written in."
+        seen.add(pair.lang)
+        if not (pair.title.strip() and pair.message.strip()):
+            errors[f"title-{i}"] = "Enter a title and a message, or tick Without message."
+    return errors
+
+
+def _bonus_body(form: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"user_id": form["user_id"].strip(), "amount": form["amount"].strip()}
     if form["assignment_id"].strip():
         body["assignment_id"] = form["assignment_id"].strip()
@@ -144,9 +274,8 @@ def _bonus_body(form: dict[str, str]) -> dict[str, Any]:
     if form["without_message"]:
         body["without_message"] = True
     else:
-        language = form["language"] if form["language"] in LANGUAGES else "EN"
-        body["public_title"] = {language: form["title"]}
-        body["public_message"] = {language: form["message"]}
+        body["public_title"] = {pair.lang: pair.title for pair in form["pairs"]}
+        body["public_message"] = {pair.lang: pair.message for pair in form["pairs"]}
     return body
 
 
@@ -155,10 +284,9 @@ def _field_errors(exc: ValidationFailed) -> dict[str, str]:
     errors: dict[str, str] = {}
     for name, problem in payload.items():
         message = problem.get("message") if isinstance(problem, dict) else None
-        field = {"public_title": "title", "public_message": "message"}.get(str(name), str(name))
-        errors[field if field in {"user_id", "amount", "assignment_id", "title", "message"} else "_form"] = str(
-            message or exc.message
-        )
+        field = {"public_title": "title-0", "public_message": "message-0"}.get(str(name), str(name))
+        known = {"user_id", "amount", "assignment_id", "title-0", "message-0"}
+        errors[field if field in known else "_form"] = str(message or exc.message)
     return errors or {"_form": exc.message}
 
 
@@ -168,33 +296,16 @@ def pay_one(
     user: FormUserDep,
     session: SessionDep,
     settings: SettingsDep,
-    user_id: Short = "",
-    amount: Short = "",
-    assignment_id: Short = "",
-    language: Short = "EN",
-    title: Text = "",
-    message: Text = "",
-    without_message: Short = "",
-    private_comment: Text = "",
-    form_token: Short = "",
-    action: Short = "pay",
+    posted: PostedDep,
 ) -> Response:
-    form = {
-        "user_id": user_id,
-        "amount": amount,
-        "assignment_id": assignment_id,
-        "language": language,
-        "title": title,
-        "message": message,
-        "without_message": without_message,
-        "private_comment": private_comment,
-        "form_token": form_token or str(uuid.uuid4()),
-    }
-    if action == "check":
-        return _page(request, session, settings, user, form)
-    if not without_message and not (title.strip() and message.strip()):
-        errors = {"title": "Enter a title and a message, or tick Without message."}
-        return _page(request, session, settings, user, form, errors=errors, status_code=400)
+    form = read_form(posted)
+    action = (posted.get("action") or ["pay"])[0]
+    if action != "pay":  # Check cost, + Add language, Remove: the form again, nothing paid
+        return _page(request, session, settings, user, apply_action(form, action))
+    if not form["without_message"]:
+        errors = _texts(form)
+        if errors:
+            return _page(request, session, settings, user, form, errors=errors, status_code=400)
     request_options = service.BonusRequest(operation_id=form["form_token"])
     try:
         # A savepoint: a refused payment leaves nothing behind, as the API's rolled-back request.

@@ -45,6 +45,18 @@ def find_assignments(
     return paginate(session, stmt, params, id_column=Assignment.id, sort_fields=ASSIGNMENT_SORT, ranges=ranges)
 
 
+def toloker_assignments(session: Session, requester_id: int, user_id: str, limit: int) -> Sequence[Assignment]:
+    """One Toloker's assignments in this requester's pools, newest first; at most `limit`
+    (the (user_id, requester_id) index narrows it to that Toloker's rows)."""
+    stmt = (
+        select(Assignment)
+        .where(Assignment.requester_id == requester_id, Assignment.user_id == user_id)
+        .order_by(Assignment.id.desc())
+        .limit(limit)
+    )
+    return session.scalars(stmt).all()
+
+
 def review(
     session: Session,
     row: Assignment,

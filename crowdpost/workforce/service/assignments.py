@@ -70,6 +70,12 @@ def list_assignments(
     )
 
 
+def list_toloker_assignments(session: Session, requester_id: int, user_id: str, limit: int) -> Sequence[Assignment]:
+    """The Toloker's assignments in this requester's pools, newest first, at most `limit`
+    (what a bonus can be paid for; the Rewards page offers them)."""
+    return repository.toloker_assignments(session, requester_id, user_id, limit)
+
+
 def do_review_assignment(session: Session, requester_id: int, assignment_id: str, body: AssignmentPatch) -> Assignment:
     row = get_assignment(session, requester_id, assignment_id)
     allowed_from = REVIEWABLE_FROM.get(body.status)
