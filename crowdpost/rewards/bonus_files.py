@@ -7,14 +7,14 @@ Tolokers and assignments of the whole file in one pass each). Paying is one asyn
 twice finds the operation of the first time and pays nothing more.
 
 Each item carries its file line as `__line` (the API's checks ignore unknown keys; the
-operation log keeps the item as sent), so failed items name their line in the failed CSV.
+operation log keeps the item as sent), so failed items name their line in the failed CSV
+(`rewards.operation_report`, the operation page's).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -102,7 +102,8 @@ def _items(parsed: ParsedFile) -> list[dict[str, Any]]:
     return [{**row.item, LINE_KEY: row.line} for row in parsed.rows]
 
 
-def _reasons(errors: ItemErrors) -> list[str]:
+def reasons(errors: ItemErrors) -> list[str]:
+    """An item's field errors as sentences, one per field (the preview and the failed CSV)."""
     shown = {"public_title": "title", "public_message": "message"}
     out = []
     for name, problem in errors.items():
@@ -131,8 +132,8 @@ def preview(session: Session, settings: Settings, requester_id: int, file: Bonus
     checked = service.check_batch(session, requester_id, enumerate(_items(parsed)), rules, None)
     bad = {line: [reason] for line, reason in parsed.problems.items()}
     for index, errors in checked.errors.items():
-        bad[parsed.rows[index].line] = _reasons(errors)
-    result.bad = [BadRow(line, reasons) for line, reasons in sorted(bad.items())]
+        bad[parsed.rows[index].line] = reasons(errors)
+    result.bad = [BadRow(line, why) for line, why in sorted(bad.items())]
     result.good_count = len(checked.drafts)
     result.total_micros = sum(d.amount_micros for d in checked.drafts)
     result.fee_micros = service.fee_of(result.total_micros, rules)
@@ -161,15 +162,3 @@ def do_pay(session: Session, settings: Settings, requester_id: int, file: BonusF
         return found, False
     assert isinstance(answer, service.BatchAccepted)
     return answer.operation, True
-
-
-def failed_rows(session: Session, requester_id: int, file: BonusFile) -> Iterator[tuple[str, dict[str, Any], str]]:
-    """(line, item, reasons) of each item of the file's operation that was not paid."""
-    operation = find_operation(session, requester_id, file)
-    if operation is None:
-        raise DoesNotExist(f"File {file.id} has not been paid")
-    for entry in operations.operation_log(session, operation):
-        if entry["success"]:
-            continue
-        item = entry["input"] if isinstance(entry["input"], dict) else {}
-        yield str(item.get(LINE_KEY, "")), item, "; ".join(_reasons(entry["output"]))

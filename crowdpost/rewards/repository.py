@@ -253,6 +253,16 @@ def paid_by_operation(session: Session, operation_id: int) -> int:
     return int(total)
 
 
+def paid_in_operation(session: Session, requester_id: int, operation_id: int) -> int:
+    """What the requester's bonuses of one operation add up to, in micros."""
+    total = session.execute(
+        select(func.coalesce(func.sum(Bonus.amount_micros), 0)).where(
+            Bonus.requester_id == requester_id, Bonus.operation_id == operation_id
+        )
+    ).scalar_one()
+    return int(total)
+
+
 def bonuses_of_operation(session: Session, requester_id: int, operation_id: int) -> list[Bonus]:
     return list(
         session.execute(

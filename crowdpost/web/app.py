@@ -14,6 +14,7 @@ from crowdpost.web.requester import (
     compose,
     messages,
     notifications,
+    operations,
     profile,
     rewards,
     rewards_file,
@@ -26,7 +27,18 @@ def mount_pages(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # compose before thread: /messages/compose is not a thread id; the file flow before the
     # rest of /rewards for the same reason
-    requester_pages = (auth, compose, messages, thread, notifications, profile, rewards_file, rewards, balance)
+    requester_pages = (
+        auth,
+        compose,
+        messages,
+        thread,
+        notifications,
+        profile,
+        rewards_file,
+        operations,
+        rewards,
+        balance,
+    )
     for module in (*requester_pages, email_links, toloker, admin):
         app.include_router(module.router)
     install_page_errors(app)

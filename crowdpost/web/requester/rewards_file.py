@@ -7,16 +7,14 @@
                          the operation and a link to its progress page
 /rewards/file/{id}/pay   one async bonus operation for the good rows (skip_invalid_items),
                          its id derived from the file's content: the same file never pays twice
-/rewards/file/{id}/failed.csv   the items of the file's operation that were not paid
+/rewards/file/{id}/failed.csv   303 to the failed items of the file's operation
+                         (/rewards/operations/{operation id}/failed.csv)
 
 The logic is `crowdpost.rewards.bonus_files` (the same checks and service as the API).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
@@ -24,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from crowdpost.config import SettingsDep
-from crowdpost.db import get_db
+from crowdpost.db import SessionDep, get_db
 from crowdpost.errors import DoesNotExist
 from crowdpost.kit.money import from_micros
 from crowdpost.rewards import bonus_files
@@ -35,13 +33,6 @@ from crowdpost.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 BAD_ROWS_PAGE = 50
-FAILED_COLUMNS = ("line", "user_id", "amount", "assignment_id", "private_comment", "reason")
-
-
-def _escape_cell(value: str) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR gets a quote
-    (the contract of crowdpost.kit.csv_export.escape_cell)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 def _file_id(raw: str) -> int:
@@ -129,30 +120,11 @@ def pay(request: Request, file_id: str, user: FormUserDep, settings: SettingsDep
     return RedirectResponse(url, status_code=303)
 
 
-def _failed_csv(rows: Iterator[tuple[str, dict[str, object], str]]) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(FAILED_COLUMNS)
-    for line, item, reason in rows:
-        cells = [line, *(str(item.get(name) or "") for name in FAILED_COLUMNS[1:-1]), reason]
-        writer.writerow([_escape_cell(cell) for cell in cells])
-        if buffer.tell() > 64 * 1024:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
-
-
 @router.get("/rewards/file/{file_id}/failed.csv")
-def failed_csv(request: Request, file_id: str, user: PageUserDep) -> Response:
-    db = get_db(request)
-    # Built inside one read transaction, then sent: the failed items of one file (at most
-    # 100,000 short rows) fit in memory comfortably.
-    with db.transaction(write=False) as session:
-        stored = bonus_files.get_file(session, user.requester_id, _file_id(file_id))
-        body = "".join(_failed_csv(bonus_files.failed_rows(session, user.requester_id, stored)))
-    return Response(
-        body.encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="failed-rows-{stored.id}.csv"'},
-    )
+def failed_csv(request: Request, file_id: str, user: PageUserDep, session: SessionDep) -> Response:
+    """The file's failed rows are its operation's failed items: one CSV, the operation page's."""
+    stored = bonus_files.get_file(session, user.requester_id, _file_id(file_id))
+    operation = bonus_files.find_operation(session, user.requester_id, stored)
+    if operation is None:
+        raise DoesNotExist(f"File {stored.id} has not been paid")
+    return RedirectResponse(f"/rewards/operations/{operation.public_id}/failed.csv", status_code=303)
