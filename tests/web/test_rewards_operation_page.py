@@ -7,7 +7,8 @@
       the recent operations list links it (both backends, HTTP)
 - [x] another requester's operation and malformed ids are 404s; signed out goes to sign-in
 - [x] Chromium with JavaScript: the progress bar reaches the end without a reload while the
-      worker runs the operation; axe; screenshots at 1280 and 375 px (both backends)
+      worker runs the operation, and the header's balance follows; axe; screenshots at 1280
+      and 375 px (both backends)
 - [x] Chromium without JavaScript: the Refresh link shows the final state (SQLite)
 """
 
@@ -153,6 +154,7 @@ def test_progress_result_and_failed_items(
         assert _text(done.text, "operation-status") == "Finished"
         assert "hx-trigger" not in done.text  # the polling stops
         assert 'hx-swap-oob="innerHTML">Finished: 8 paid, 3 failed.' in done.text
+        assert '<span id="account-balance" hx-swap-oob="innerHTML">' in done.text
         page = client.get(url)
         failed_link = f"{url}/failed.csv"
         recent = client.get("/rewards/operations")
@@ -277,6 +279,7 @@ def test_progress_bar_reaches_the_end_without_reload(
     expect(page.locator("#failed-count")).to_have_text("3")
     expect(page.locator("#operation-announce")).to_have_text("Finished: 8 paid, 3 failed.")
     expect(page.get_by_role("link", name="Refresh")).to_have_count(0)
+    expect(page.locator("#account-balance")).to_contain_text(money(balance_of(db, web_requester.id)))
     assert page.evaluate("window.loadedOnce") is True
     link = page.get_by_role("link", name="Download failed items (CSV)")
     assert link.get_attribute("href") == f"/rewards/operations/{operation_id}/failed.csv"
