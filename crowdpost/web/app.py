@@ -18,6 +18,7 @@ from crowdpost.web.requester import (
     profile,
     rewards,
     rewards_file,
+    rewards_group,
     thread,
 )
 from crowdpost.web.templating import STATIC_DIR
@@ -35,6 +36,7 @@ def mount_pages(app: FastAPI) -> None:
         notifications,
         profile,
         rewards_file,
+        rewards_group,
         operations,
         rewards,
         balance,

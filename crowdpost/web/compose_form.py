@@ -435,6 +435,21 @@ def _shorten(text: str) -> str:
     return text if len(text) <= 24 else text[:23] + "…"
 
 
+def build_filter(
+    fields: ComposeFields, keys: Mapping[str, FilterKey], today: date, *, preview: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """The filter JSON of the form's groups and rows, and notes on what a preview skipped: the
+    filter builder on its own, for the pages that use it without a message (Rewards -> Pay a
+    group); `build_compose` makes the same filter through the same code. Raises FormProblems,
+    or NotReady for a preview with no finished row yet."""
+    problems: dict[str, str] = {}
+    notes: list[str] = []
+    recipients_filter = _filter(fields, keys, today, problems, notes, preview=preview)
+    if problems or recipients_filter is None:
+        raise FormProblems(problems or {"filters": "Add at least one filter (+ Add filter)."})
+    return recipients_filter, notes
+
+
 def _filter(
     fields: ComposeFields,
     keys: Mapping[str, FilterKey],

@@ -29,7 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.selectable import Exists, Join
 
-from crowdpost.models import RequesterToloker, Toloker, UserRestriction
+from crowdpost.models import Assignment, RequesterToloker, Toloker, UserRestriction
 from crowdpost.workforce.filters import UserIdColumn, compile_filter, parse_filter, uses_profile
 from crowdpost.workforce.repository.restrictions import active_bans
 from crowdpost.workforce.schemas import AudienceRequest
@@ -116,6 +116,19 @@ def candidates(req: AudienceRequest, *, min_started: int, large: bool = True) ->
     else:
         stmt, key = _filtered(stmt.where(worked.started_count >= 1), req, large=large)
     return Candidates(req.requester_id, stmt, key)
+
+
+def pool_candidates(requester_id: int, pool_id: int) -> Candidates:
+    """Tolokers with an assignment (any status) in one pool of this requester, each once,
+    before bans are taken out: the audience "Tolokers of one pool" (the caller has checked
+    that the pool is this requester's). Driven by `requester_tolokers`, as every audience,
+    so `members` and `count_filtered` take it as they are."""
+    worked = RequesterToloker
+    in_pool = select(Assignment.user_id).where(Assignment.requester_id == requester_id, Assignment.pool_id == pool_id)
+    stmt = select(worked.user_id.label("user_id")).where(
+        worked.requester_id == requester_id, worked.started_count >= 1, worked.user_id.in_(in_pool)
+    )
+    return Candidates(requester_id, stmt, worked.user_id)
 
 
 def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[Select[str], UserIdColumn]:

@@ -1,5 +1,6 @@
 """Who receives a message (DIRECT, FILTER or ALL): the check of a request, the dry-run count,
 and the SELECT a send embeds, worked out together by `plan_audience`. No HTTP, no commit.
+`plan_pool_audience` plans the Tolokers of one pool the same way (Rewards: pay a group).
 
 Messaging calls these; the statements themselves, and the rules they encode (who counts,
 how an active ban excludes), are in `workforce.repository.audience`.
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.workforce.repository import audience as repository
 from crowdpost.workforce.schemas import AudienceCount, AudienceRequest
+from crowdpost.workforce.service.pools import get_pool
 
 SELECT_TYPES = ("DIRECT", "FILTER", "ALL")
 
@@ -63,6 +65,17 @@ def plan_audience(session: Session, req: AudienceRequest, *, min_started: int) -
         count, banned = repository.count_filtered(session, found)
         counts = AudienceCount(count=count, banned=banned, unknown=0, unknown_ids=[], banned_ids=[])
     return AudiencePlan(req, counts, repository.members(found))
+
+
+def plan_pool_audience(session: Session, requester_id: int, pool_id: str) -> AudiencePlan:
+    """The Tolokers of one pool of this requester (an assignment in it, any status), banned
+    ones left out and counted: the same plan shape as a send's. Another requester's pool, or
+    no such pool, raises DoesNotExist (404: ids never reveal what exists)."""
+    pool = get_pool(session, requester_id, pool_id)
+    found = repository.pool_candidates(requester_id, pool.id)
+    count, banned = repository.count_filtered(session, found)
+    counts = AudienceCount(count=count, banned=banned, unknown=0, unknown_ids=[], banned_ids=[])
+    return AudiencePlan(AudienceRequest(requester_id, "POOL"), counts, repository.members(found))
 
 
 def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:

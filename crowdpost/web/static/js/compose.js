@@ -1,5 +1,6 @@
 /*
- * compose.js: the Contact form without page reloads.
+ * compose.js: the Contact form without page reloads (and the filter builder wherever a form
+ * marked data-filter-form uses it: Rewards -> Pay a group).
  *
  * Without JavaScript every button of the form posts it and the server re-renders it ("+ Add
  * filter", "+ Add group", "Remove", "+ Add language", "Check recipients"). Here the same
@@ -11,7 +12,8 @@
 (function () {
   "use strict";
 
-  var form = document.getElementById("compose-form");
+  // The Contact form, or another form that uses the filter builder (Rewards -> Pay a group).
+  var form = document.querySelector("form[data-filter-form]");
   if (!form) {
     return;
   }
