@@ -61,7 +61,7 @@ def deliver(db: Database, settings: Settings, rows: Sequence[OutboxRow]) -> list
         else:
             outcomes[index] = Outcome.settled(f"suppressed: {item.reason}")
     results = smtp.send_batch(
-        smtp.SmtpConfig.from_settings(settings), settings.mail_from, [(m.message, m.to) for _, m in to_send]
+        smtp.SmtpConfig.from_settings(settings), settings.mail_from, [(m.raw, m.to) for _, m in to_send]
     )
     for (index, _), result in zip(to_send, results, strict=True):
         outcomes[index] = Outcome(ok=result.ok, permanent=result.permanent, error=result.error)

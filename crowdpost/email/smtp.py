@@ -128,10 +128,24 @@ def _connect(config: SmtpConfig) -> smtplib.SMTP:
     return smtp
 
 
-def _send_one(smtp: smtplib.SMTP, sender: str, message: EmailMessage, recipient: str) -> Result:
+def _send_raw(smtp: smtplib.SMTP, sender: str, raw: bytes, recipient: str) -> None:
+    """DATA as given (CRLF lines, written by `mime`): no parsing, no refolding. Non-ASCII
+    addresses or headers need the server's SMTPUTF8, as `SMTP.send_message` would ask for."""
+    options: list[str] = []
+    if not (sender.isascii() and recipient.isascii() and raw.isascii()):
+        if not smtp.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError("an address needs SMTPUTF8, which the server does not offer")
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+    smtp.sendmail(sender, [recipient], raw, mail_options=options)
+
+
+def _send_one(smtp: smtplib.SMTP, sender: str, message: EmailMessage | bytes, recipient: str) -> Result:
     """One e-mail on an open connection. Raises what ends the connection (disconnects, timeouts)."""
     try:
-        smtp.send_message(message, from_addr=sender, to_addrs=[recipient])
+        if isinstance(message, bytes):
+            _send_raw(smtp, sender, message, recipient)
+        else:
+            smtp.send_message(message, from_addr=sender, to_addrs=[recipient])
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = exc.recipients.get(recipient, (450, b"recipient refused"))
         return _by_code("recipient refused", code, reply)
@@ -156,9 +170,14 @@ def _connection_error(exc: BaseException) -> str:
 
 
 def send_batch(
-    config: SmtpConfig, mail_from: str, messages: Sequence[tuple[EmailMessage, str]], *, pacer: Pacer = PACER
+    config: SmtpConfig,
+    mail_from: str,
+    messages: Sequence[tuple[EmailMessage | bytes, str]],
+    *,
+    pacer: Pacer = PACER,
 ) -> list[Result]:
-    """Sends each (message, recipient address) over one connection; one Result each, same order."""
+    """Sends each (message, recipient address) over one connection; one Result each, same order.
+    A message is an `EmailMessage` or the finished bytes of one (`render` writes bytes)."""
     if not messages:
         return []
     sender = envelope_sender(mail_from)

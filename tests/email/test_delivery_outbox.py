@@ -33,6 +33,7 @@ REFUSED = "gone@example.org"
 class Inbox:
     def __init__(self) -> None:
         self.mails: list[tuple[list[str], EmailMessage]] = []
+        self.raw: list[bytes] = []
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -43,9 +44,11 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+        raw = envelope.original_content or b""
+        parsed = message_from_bytes(raw, policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         self.mails.append((list(envelope.rcpt_tos), parsed))
+        self.raw.append(raw)
         return "250 OK"
 
 
@@ -152,6 +155,9 @@ def test_a_tolokers_reply_reaches_the_requester_with_headers_parts_and_link(
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = str(mail["List-Unsubscribe"]).strip("<>")
     assert unsubscribe.startswith("https://desk.example.org/")
+    # on the wire the URL is the header's one word, as mail clients read it (no encoded words)
+    [raw] = [r for r in inbox.raw if b"\r\nTo: owner@example.org\r\n" in r]
+    assert f"\r\nList-Unsubscribe: <{unsubscribe}>\r\n".encode() in raw
     with db.transaction() as s:
         target = links.check_unsubscribe(links.link_secret(s), dict(parse_qsl(urlsplit(unsubscribe).query)))
     assert (target.audience, target.subject_id, target.event) == ("REQUESTER", str(ids["requester"]), "NEW_MESSAGE")
