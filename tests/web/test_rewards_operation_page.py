@@ -6,6 +6,7 @@
       stops polling); failed.csv lists exactly the log's failed items, formula cells escaped;
       the recent operations list links it (both backends, HTTP)
 - [x] another requester's operation and malformed ids are 404s; signed out goes to sign-in
+- [x] an all-or-nothing batch with invalid items: Failed with its reason, nothing paid (SQLite)
 - [x] Chromium with JavaScript: the progress bar reaches the end without a reload while the
       worker runs the operation, and the header's balance follows; axe; screenshots at 1280
       and 375 px (both backends)
@@ -238,6 +239,34 @@ def test_other_requesters_and_malformed_ids(
     with _signed_in(server_url, web_requester) as client:
         assert client.get(url).status_code == 200
         assert operation_id in client.get("/rewards/operations").text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_all_or_nothing_batch_that_fails(
+    server_url: str, db: Database, admin: Admin, web_requester: WebRequester
+) -> None:
+    """skip_invalid_items=false with invalid items: FAIL, the reason shown, nothing paid and
+    no fee kept, every item in failed.csv (the valid ones with the operation's reason)."""
+    before = balance_of(db, web_requester.id)
+    operation_id = str(uuid.uuid4())
+    with auth_client(server_url, web_requester.token) as api:
+        items = _items(_crew(db, admin, web_requester))
+        answer = post_bonuses(api, items, async_mode=True, skip_invalid_items=False, operation_id=operation_id)
+    assert answer.status_code == 202, answer.text
+    run_pending(db)
+    url = f"/rewards/operations/{operation_id}"
+    with _signed_in(server_url, web_requester) as client:
+        page = client.get(url)
+        failed_csv = client.get(f"{url}/failed.csv")
+    assert _text(page.text, "operation-status") == "Failed"
+    assert "Nothing is paid if any item is invalid" in page.text
+    assert "skip_invalid_items is false" in page.text
+    assert (_text(page.text, "paid-count"), _text(page.text, "failed-count")) == ("0", "11")
+    assert (_text(page.text, "paid-total"), _text(page.text, "fee")) == ("$0.00", "$0.00")
+    assert balance_of(db, web_requester.id) == before
+    rows = list(csv.reader(io.StringIO(failed_csv.content.decode("utf-8-sig"))))[1:]
+    assert len(rows) == 11
+    assert sum(1 for row in rows if row[6] == "INVALID_ITEMS") == 8
 
 
 @pytest.fixture

@@ -15,15 +15,18 @@ Another requester's operation, or a malformed id: 404.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
+from crowdpost.accounts import service as accounts
 from crowdpost.db import SessionDep, get_db
 from crowdpost.kit.csv_export import csv_lines
 from crowdpost.kit.money import from_micros
 from crowdpost.rewards import operation_report
 from crowdpost.web.session import PageUserDep
-from crowdpost.web.templating import is_htmx, render
+from crowdpost.web.templating import is_htmx, money, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,13 +42,12 @@ def operations_page(request: Request, user: PageUserDep, session: SessionDep) ->
 @router.get("/rewards/operations/{operation_id}")
 def operation_page(request: Request, user: PageUserDep, session: SessionDep, operation_id: str) -> Response:
     report = operation_report.report(session, user.requester_id, operation_id)
-    context = {
-        "nav": "rewards",
-        "report": report,
-        "dollars": from_micros,
-        # A poll's answer also fills the page's live region once the operation has finished.
-        "oob": is_htmx(request),
-    }
+    context: dict[str, Any] = {"nav": "rewards", "report": report, "dollars": from_micros, "oob": False}
+    if report.finished and is_htmx(request):
+        # The poll that sees the end also fills the page's live region and the header's
+        # balance, read after the operation (the header's own was read before it).
+        balance = accounts.get_requester(session, user.requester_id).balance_micros
+        context.update(oob=True, balance=money(from_micros(balance)))
     return render(request, TEMPLATE, context, block="progress")
 
 
