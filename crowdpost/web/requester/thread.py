@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -77,22 +78,47 @@ SHOWN_ATTRIBUTES: dict[str, frozenset[str]] = {
 _LINK_REL = "noopener noreferrer nofollow"
 
 
+def _shown(stored: str, *, decorative_images: bool = False) -> str:
+    return nh3.clean(
+        stored,
+        tags=set(policy.ALLOWED_TAGS),
+        clean_content_tags={"script", "style"},
+        attributes={tag: set(names) for tag, names in SHOWN_ATTRIBUTES.items()},
+        url_schemes={"http", "https", "mailto"},
+        url_relative="deny",
+        link_rel=_LINK_REL,
+        set_tag_attribute_values={"a": {"target": "_blank"}, **({"img": {"alt": ""}} if decorative_images else {})},
+    )
+
+
+class _ImagesWithoutAlt(HTMLParser):
+    """Counts <img> without an alt attribute (in the sanitizer's own, well-formed output)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "img" and all(name != "alt" for name, _ in attrs):
+            self.found += 1
+
+
 def message_html(stored: str) -> Markup:
     """A stored message's HTML as the page shows it: safe on its own (it is a full sanitizer,
     whatever `stored` holds), every link `target="_blank"` with `rel="noopener noreferrer
-    nofollow"`. Linear in the input (html5ever's parser, no regular expression)."""
-    return Markup(  # noqa: S704 - the output of the sanitizer is the only thing marked safe
-        nh3.clean(
-            stored,
-            tags=set(policy.ALLOWED_TAGS),
-            clean_content_tags={"script", "style"},
-            attributes={tag: set(names) for tag, names in SHOWN_ATTRIBUTES.items()},
-            url_schemes={"http", "https", "mailto"},
-            url_relative="deny",
-            link_rel=_LINK_REL,
-            set_tag_attribute_values={"a": {"target": "_blank"}},
-        )
-    )
+    nofollow"`. Linear in the input (html5ever's parser, no regular expression).
+
+    An image is never loaded (no src), so one without alt text would be an unnamed image to a
+    screen reader (axe: image-alt): if any image of the message lacks alt, every image of it is
+    shown as decorative (alt=""), by the sanitizer itself."""
+    shown = _shown(stored)
+    if "<img" in shown:
+        missing = _ImagesWithoutAlt()
+        missing.feed(shown)
+        missing.close()
+        if missing.found:
+            shown = _shown(shown, decorative_images=True)
+    return Markup(shown)  # noqa: S704 - the output of the sanitizer is the only thing marked safe
 
 
 # --- a reply typed as plain text, stored as HTML ---------------------------------------------
