@@ -189,6 +189,9 @@ def test_keyboard_axe_xss_and_formula_cells(
     with page_client(server_url) as client:
         assert sign_in_http(client, web_requester.email, web_requester.password).status_code == 303
         body = client.get(href or "")
+        # The file's own failed.csv is the operation's.
+        moved = client.get(f"{urlsplit(page.url).path}/failed.csv")
+        assert (moved.status_code, moved.headers["location"]) == (303, href)
     assert body.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(body.text)))
     for row in rows[1:]:
