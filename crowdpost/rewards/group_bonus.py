@@ -194,7 +194,9 @@ def items(session: Session, counted: AudiencePlan, bonus: GroupBonus) -> list[di
     amount = Decimal(bonus.amount.strip())  # one object, shared by every item
     found: list[dict[str, Any]] = []
     members = counted.members.order_by("user_id").limit(limit + 1)
-    for user_id in session.execute(members, execution_options={"yield_per": 5000}).scalars():
+    # Core rows on the session's connection (no ORM row processing), fetched in pages.
+    rows = session.connection().execute(members, execution_options={"yield_per": 5000})
+    for (user_id,) in rows:
         found.append(bonus.item(user_id, amount))
     if len(found) > limit:
         raise PayloadTooLarge(f"This group has more than {limit:,} Tolokers now; nothing was paid.")
@@ -225,7 +227,11 @@ def do_pay_group(
     counted = plan(session, requester_id, audience)
     check_payable(price(session, settings, requester_id, counted, amount_micros))
     request = service.BonusRequest(async_mode=True, operation_id=operation_id)
-    answer = service.do_create_bonuses(session, settings, requester_id, items(session, counted, bonus), request)
+    try:
+        answer = service.do_create_bonuses(session, settings, requester_id, items(session, counted, bonus), request)
+    except operations.OperationAlreadyExists:
+        # The same form, submitted twice at once: the other request's operation won the unique key.
+        return operations.get_operation(session, requester_id, operation_id), False
     assert isinstance(answer, service.BatchAccepted)
     operation = answer.operation
     if operation.status == operations.FAIL:  # the balance changed since it was priced

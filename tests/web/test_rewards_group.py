@@ -354,8 +354,19 @@ def test_in_chromium_live_preview_accessible(
     _settled(page)
     assert_accessible(page)
 
-    # Pay: the browser lands on the operation's progress page.
+    # Pay without a message: refused, the problem at the top and beside the field, values kept.
     page.get_by_label("Amount, US dollars").fill("1.25")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pay the group").click()
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("Enter a title and a message, or tick Without message.")
+    expect(page.locator("#title-feedback")).to_contain_text("Enter a title and a message")
+    expect(page.locator(SUMMARY)).to_have_text("3 Tolokers will be paid; 1 banned left out")
+    _settled(page)
+    page.screenshot(path=str(SHOTS / "group-error.png"), full_page=True)
+    assert_accessible(page)
+
+    # Pay: the browser lands on the operation's progress page.
     page.get_by_label("Title", exact=True).fill("Thanks")
     page.get_by_label("Message", exact=True).fill("For the careful answers")
     form_token = page.locator("input[name=form_token]").get_attribute("value")

@@ -32,6 +32,7 @@ from crowdpost.kit.money import from_micros
 from crowdpost.kit.pagination import ListParams, SortKey
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.rewards import group_bonus
+from crowdpost.rewards.validation import MAX_COMMENT, MAX_MESSAGE, MAX_TITLE
 from crowdpost.web import compose_form as cf
 from crowdpost.web.requester.compose import PostedDep, filter_keys
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
@@ -49,7 +50,9 @@ AUDIENCES = (
     ("POOL", "Tolokers of one pool"),
 )
 POOLS_LISTED = 300
-SHORT, TEXT = 64, 4096
+SHORT = 64
+# Texts are kept whole (the page body cap bounds them): the API's item check says what is too long.
+TEXT = 1_000_000
 # The service's item errors, by field, -> the page element they are about.
 FIELD_IDS = {
     "amount": "amount",
@@ -230,6 +233,9 @@ def page(
         "fee_percent": settings.bonus_fee_percent,
         "dollars": from_micros,
         "amount_hint": f"{settings.bonus_min_amount} to {settings.bonus_max_amount}",
+        "max_title": MAX_TITLE,
+        "max_message": MAX_MESSAGE,
+        "max_comment": MAX_COMMENT,
     }
     return render(request, TEMPLATE, context, status_code=status_code)
 
