@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from crowdpost.errors import DoesNotExist, ValidationFailed
 from crowdpost.kit.csv_export import CellValue
 from crowdpost.kit.jsonwire import dumps
 from crowdpost.kit.pagination import ListParams, SortKey
+from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
 from crowdpost.operations import service as operations
 from crowdpost.rewards import repository
@@ -73,6 +75,7 @@ class Report:
     status_words: str
     progress: Progress
     outcome: Outcome | None  # None until the operation has finished
+    read_at: datetime  # when this was read (naive UTC)
 
     @property
     def finished(self) -> bool:
@@ -125,6 +128,7 @@ def report(session: Session, requester_id: int, public_id: str) -> Report:
         status_words=_STATUS_WORDS.get(operation.status, operation.status),
         progress=progress_of(operation),
         outcome=outcome_of(session, operation),
+        read_at=utcnow(),
     )
 
 
@@ -133,8 +137,9 @@ def recent(session: Session, requester_id: int, limit: int = RECENT) -> list[Rep
     filters = operations.OperationFilters(type=BONUS_OPERATION)
     params = ListParams(limit=limit, sort=[SortKey("submitted", True)])
     rows, _ = operations.list_operations(session, requester_id, filters, params)
+    now = utcnow()
     return [
-        Report(op, operations.operation_view(op), _STATUS_WORDS.get(op.status, op.status), progress_of(op), None)
+        Report(op, operations.operation_view(op), _STATUS_WORDS.get(op.status, op.status), progress_of(op), None, now)
         for op in rows
     ]
 
