@@ -3,7 +3,8 @@
 Starts `crowdpost serve --demo` (development, SQLite in a temporary var dir, a free port on
 127.0.0.1), signs in as the demo requester through the sign-in form, and writes
 docs/screenshots/<page>-<desktop|phone>.png of: sign-in, Inbox, a thread, an appeal, compose
-with a filter and its dry run, and search results, at 1280 px and 375 px width.
+with a filter and its dry run, Rewards -> Pay a group with its cost, and search results, at
+1280 px and 375 px width.
 
 Debian's Chromium drives the pages (`make browser` installs it; never `playwright install`).
 The API, with the demo token, only picks *which* thread to open; every picture is the page.
@@ -181,6 +182,17 @@ def compose_with_filter(page: Page, base_url: str) -> None:
     page.locator("[data-preview-summary]").get_by_text("will receive this").wait_for()
 
 
+def rewards_group(page: Page, base_url: str) -> None:
+    """Rewards -> Pay a group: everyone who started at least 2 tasks, $0.50 each, with its cost."""
+    page.goto(f"{base_url}/rewards/group")
+    page.get_by_label("Everyone who started at least N of your tasks").check()
+    page.get_by_label("Amount, US dollars").fill("0.5")
+    page.get_by_label("Title", exact=True).fill("Thank you")
+    page.get_by_label("Message", exact=True).fill("Thanks for the careful work this month.")
+    page.locator("#cost-after").wait_for()
+    page.wait_for_timeout(700)  # the preview asked for 500 ms after the last key
+
+
 def shoot(page: Page, out: Path, name: str, width: Width) -> Path:
     path = out / f"{name}-{width.name}.png"
     # From the top: filling a form scrolls, and a sticky header would be drawn mid-page.
@@ -214,6 +226,8 @@ def take_all(browser: Browser, base_url: str, out: Path, picks: Picks) -> list[P
             written.append(shoot(page, out, "appeal", width))
             compose_with_filter(page, base_url)
             written.append(shoot(page, out, "compose-filter", width))
+            rewards_group(page, base_url)
+            written.append(shoot(page, out, "rewards-group", width))
             page.goto(f"{base_url}/messages")
             page.get_by_role("searchbox").fill(picks.search_words)
             with page.expect_navigation():

@@ -313,6 +313,14 @@ def test_refusals_pay_nothing(
     assert balance_of(db, poor.id) == Decimal("12.00") - Decimal("3.075")
 
 
+def _shot(page: Page, name: str) -> None:
+    """/tmp/shots/<name>.png of the whole page, from the top (a sticky header would otherwise be
+    drawn mid-page)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
+
+
 def _settled(page: Page) -> None:
     """No preview on its way or due (a typed field asks for one 500 ms after the last key) and
     no fade running: axe would measure the half-faded colours of a preview in flight."""
@@ -344,8 +352,7 @@ def test_in_chromium_live_preview_accessible(
     expect(page.locator(SUMMARY)).to_have_text("3 Tolokers will be paid; 1 banned left out")
     expect(page.locator("#cost-after")).to_have_text("$96.15625")
     _settled(page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "group-desktop.png"), full_page=True)
+    _shot(page, "group-desktop")
     assert_accessible(page)
 
     # A problem shows beside its field, live; axe with it on the page.
@@ -363,7 +370,7 @@ def test_in_chromium_live_preview_accessible(
     expect(page.locator("#title-feedback")).to_contain_text("Enter a title and a message")
     expect(page.locator(SUMMARY)).to_have_text("3 Tolokers will be paid; 1 banned left out")
     _settled(page)
-    page.screenshot(path=str(SHOTS / "group-error.png"), full_page=True)
+    _shot(page, "group-error")
     assert_accessible(page)
 
     # Pay: the browser lands on the operation's progress page.
@@ -381,7 +388,7 @@ def test_in_chromium_live_preview_accessible(
     phone_page.get_by_label("Amount, US dollars").fill("0.5")
     expect(phone_page.locator(SUMMARY)).to_have_text("5 Tolokers will be paid; 1 banned left out")
     _settled(phone_page)
-    phone_page.screenshot(path=str(SHOTS / "group-phone.png"), full_page=True)
+    _shot(phone_page, "group-phone")
     assert_accessible(phone_page)
     width = phone_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"the page scrolls sideways at 375 px ({width} px wide)"
