@@ -116,6 +116,11 @@ def test_the_toloker_id_is_checked_and_the_assignments_listed(
     assert _option_values(checked.text) == ["", *mine]
     unknown_page = client.post("/rewards/pay", data={**form, "user_id": theirs})
     assert _check_state(unknown_page.text) == "unknown"
+    # Blank texts: the ID's and the amount's problems are listed with them, in one answer.
+    every = client.post("/rewards/pay", data={**form, "action": "pay", "user_id": theirs, "amount": "abc", "title": ""})
+    assert every.status_code == 400
+    for field in ("user_id", "amount", "title-0"):
+        assert f'id="{field}-error"' in every.text, field
     # Paying for another requester's assignment of the same Toloker is refused beside the field.
     refused = client.post("/rewards/pay", data={**form, "action": "pay", "assignment_id": foreign_assignment})
     assert refused.status_code == 400

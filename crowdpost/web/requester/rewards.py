@@ -261,7 +261,24 @@ def _texts(form: dict[str, Any]) -> dict[str, str]:
             errors[f"lang-{i}"] = "Choose a language the message is not already written in."
         seen.add(pair.lang)
         if not (pair.title.strip() and pair.message.strip()):
-            errors[f"title-{i}"] = "Enter a title and a message, or tick Without message."
+            which = f" in language {i + 1}" if i else ""
+            errors[f"title-{i}"] = f"Enter a title and a message{which}, or tick Without message."
+    return errors
+
+
+def _other_problems(session: Session, settings: Settings, requester_id: int, form: dict[str, Any]) -> dict[str, str]:
+    """Beside the texts' problems (the service is not asked then): the Toloker ID's check and
+    an amount that is no number, so one submit shows every problem."""
+    errors: dict[str, str] = {}
+    check = check_toloker(session, settings, requester_id, form["user_id"])
+    if check.state in ("", "malformed", "unknown"):
+        errors["user_id"] = {
+            "": "Enter the Toloker ID.",
+            "malformed": "Not a Toloker ID: use letters, digits, _ . and - only.",
+            "unknown": "No such Toloker among those who started your tasks.",
+        }[check.state]
+    if _preview(settings, session, requester_id, form["amount"]) is None:
+        errors["amount"] = "Enter an amount in US dollars, such as 1.50."
     return errors
 
 
@@ -305,6 +322,7 @@ def pay_one(
     if not form["without_message"]:
         errors = _texts(form)
         if errors:
+            errors = {**_other_problems(session, settings, user.requester_id, form), **errors}
             return _page(request, session, settings, user, form, errors=errors, status_code=400)
     request_options = service.BonusRequest(operation_id=form["form_token"])
     try:
