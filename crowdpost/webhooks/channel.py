@@ -9,10 +9,14 @@ tell its requester in a notification thread.
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +35,9 @@ CHANNEL = "webhook"
 BATCH_SIZE = 100
 TIMEOUT_SECONDS = 10.0
 PAUSE_AFTER = 100
+# An answer's body is read (and discarded) only this far, so the connection can be kept.
+DRAIN_BYTES = 64 * 1024
+DRAIN_SECONDS = 1.0
 _RETRY_STATUSES = frozenset({408, 429})
 # Stable event ids: the same outbox row is the same event on every retry.
 _EVENT_NAMESPACE = uuid.UUID("6f1c7a52-3d5e-4d0e-9a43-6a1f3c1b9e11")
@@ -50,48 +57,114 @@ def event_body(row: OutboxRow) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default verifying context, made once: loading the CA bundle costs more than a
+    POST to a nearby receiver, and every client of the process can share the result."""
+    return httpx.create_ssl_context()
+
+
+class _Clients:
+    """One keep-alive httpx client per checked destination, for the length of one batch: the
+    POSTs of many subscriptions to one receiver share its connection. Keyed by the host name
+    as well as the pinned address, so a TLS connection made (SNI, certificate) for one name
+    never carries another name's events."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, str, int], httpx.Client] = {}
+
+    def __enter__(self) -> _Clients:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in self._clients.values():
+            client.close()
+
+    def for_target(self, target: ssrf.Target) -> httpx.Client:
+        key = (target.scheme, target.host, str(target.address), target.port)
+        client = self._clients.get(key)
+        if client is None:
+            client = httpx.Client(
+                timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False, verify=_tls_context()
+            )
+            self._clients[key] = client
+        return client
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    subscription_id: int
+    attempted_at: datetime
+    status_code: int | None
+    latency_ms: int
+    error: str | None
+    event_count: int
+    ok: bool
+
+
 def deliver(db: Database, settings: Settings, rows: Sequence[OutboxRow]) -> Sequence[Outcome]:
+    """One read of the batch's subscriptions, one POST per subscription (in id order), then
+    every attempt logged in one transaction (a worker killed in between loses the log of that
+    batch's attempts, not the events: their rows are not DONE, so they go again)."""
     outcomes: dict[int, Outcome] = {}
     groups: dict[int, list[OutboxRow]] = {}
     for row in rows:
         groups.setdefault(row.ref_id or 0, []).append(row)
-    for subscription_id, group in groups.items():
-        outcome = _deliver_group(db, settings, subscription_id, group)
-        for row in group:
-            outcomes[row.id] = outcome
+    with db.transaction(write=False) as session:
+        subscriptions = {
+            sub.id: (sub.webhook_url, sub.secret_key, sub.paused)
+            for sub in repository.get_subscriptions(session, list(groups))
+        }
+    attempts: list[_Attempt] = []
+    with _Clients() as clients:
+        for subscription_id, group in groups.items():
+            found = subscriptions.get(subscription_id)
+            if found is None:
+                outcome = Outcome.fail("the subscription was deleted")
+            elif found[2]:
+                outcome = Outcome.fail("the subscription is paused")
+            else:
+                outcome, attempt = _deliver_group(settings, subscription_id, found[0], found[1], group, clients)
+                attempts.append(attempt)
+            for row in group:
+                outcomes[row.id] = outcome
+    if attempts:
+        _record(db, attempts)
     return [outcomes[row.id] for row in rows]
 
 
-def _deliver_group(db: Database, settings: Settings, subscription_id: int, rows: list[OutboxRow]) -> Outcome:
-    with db.transaction(write=False) as session:
-        sub = repository.get_subscription(session, subscription_id)
-        if sub is None:
-            return Outcome.fail("the subscription was deleted")
-        if sub.paused:
-            return Outcome.fail("the subscription is paused")
-        url, secret = sub.webhook_url, sub.secret_key
+def _deliver_group(
+    settings: Settings, subscription_id: int, url: str, secret: str | None, rows: list[OutboxRow], clients: _Clients
+) -> tuple[Outcome, _Attempt]:
     body = json.dumps({"events": [event_body(row) for row in rows]}, separators=(",", ":")).encode()
     started = time.monotonic()
-    status_code, outcome = _post(settings, url, secret, body)
+    status_code, outcome = _post(settings, url, secret, body, clients)
     latency_ms = int((time.monotonic() - started) * 1000)
+    attempt = _Attempt(subscription_id, utcnow(), status_code, latency_ms, outcome.error, len(rows), outcome.ok)
+    return outcome, attempt
+
+
+def _record(db: Database, attempts: Sequence[_Attempt]) -> None:
     with db.transaction() as session:
-        paused = repository.record_delivery(
-            session,
-            subscription_id,
-            attempted_at=utcnow(),
-            status_code=status_code,
-            latency_ms=latency_ms,
-            error=outcome.error,
-            event_count=len(rows),
-            ok=outcome.ok,
-            pause_after=PAUSE_AFTER,
-        )
-        if paused is not None:
-            _tell_paused(session, paused.requester_id, paused.id, paused.webhook_url, outcome.error)
-    return outcome
+        for attempt in attempts:
+            paused = repository.record_delivery(
+                session,
+                attempt.subscription_id,
+                attempted_at=attempt.attempted_at,
+                status_code=attempt.status_code,
+                latency_ms=attempt.latency_ms,
+                error=attempt.error,
+                event_count=attempt.event_count,
+                ok=attempt.ok,
+                pause_after=PAUSE_AFTER,
+            )
+            if paused is not None:
+                _tell_paused(session, paused.requester_id, paused.id, paused.webhook_url, attempt.error)
 
 
-def _post(settings: Settings, url: str, secret: str | None, body: bytes) -> tuple[int | None, Outcome]:
+def _post(
+    settings: Settings, url: str, secret: str | None, body: bytes, clients: _Clients
+) -> tuple[int | None, Outcome]:
     try:
         # Again at delivery: the name may resolve elsewhere now (DNS rebinding).
         target = ssrf.check_url(url, allow_private=settings.webhook_allow_private)
@@ -101,13 +174,17 @@ def _post(settings: Settings, url: str, secret: str | None, body: bytes) -> tupl
     if secret:
         headers["Toloka-Signature"] = signing.signature_header(secret, body, int(time.time() * 1000))
     pinned, extensions = _pin(url, target, headers)
+    client = clients.for_target(target)
     try:
-        with httpx.Client(timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False) as client:
-            request = client.build_request("POST", pinned, content=body, headers=headers, extensions=extensions)
-            # The answer's body is never read: only its status matters, and it may be large.
-            response = client.send(request, stream=True)
+        request = client.build_request("POST", pinned, content=body, headers=headers, extensions=extensions)
+        # Only the status matters. A short answer is drained, so its connection serves the next
+        # POST; a long or slow one is left unread and its connection dropped.
+        response = client.send(request, stream=True)
+        try:
+            _drain(response)
+        finally:
             response.close()
-            status = response.status_code
+        status = response.status_code
     except httpx.TimeoutException:
         return None, Outcome.retry("timed out")
     except httpx.HTTPError as exc:
@@ -117,6 +194,16 @@ def _post(settings: Settings, url: str, secret: str | None, body: bytes) -> tupl
     if status >= 500 or status in _RETRY_STATUSES:
         return status, Outcome.retry(f"HTTP {status}")
     return status, Outcome.fail(f"HTTP {status}")
+
+
+def _drain(response: httpx.Response) -> None:
+    """Reads at most DRAIN_BYTES of the answer, for at most DRAIN_SECONDS, and discards them."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    read = 0
+    for chunk in response.iter_raw():
+        read += len(chunk)
+        if read > DRAIN_BYTES or time.monotonic() > deadline:
+            return
 
 
 def _pin(url: str, target: ssrf.Target, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:

@@ -243,6 +243,14 @@ def get_subscription(session: Session, subscription_id: int) -> WebhookSubscript
     return session.get(WebhookSubscription, subscription_id)
 
 
+def get_subscriptions(session: Session, subscription_ids: Sequence[int]) -> list[WebhookSubscription]:
+    """The subscriptions of a delivery batch that still exist, by id (one query)."""
+    if not subscription_ids:
+        return []
+    stmt = select(WebhookSubscription).where(WebhookSubscription.id.in_(subscription_ids))
+    return list(session.execute(stmt).scalars())
+
+
 def record_delivery(
     session: Session,
     subscription_id: int,
