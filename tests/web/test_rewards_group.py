@@ -123,8 +123,8 @@ def _filter_fields(skill_id: str) -> dict[str, Any]:
     }
 
 
-def _bonus_fields(amount: str) -> dict[str, str]:
-    return {"amount": amount, "language": "EN", "title": "Thank you", "message": "Great work this week"}
+def _bonus_fields(amount: str) -> dict[str, Any]:
+    return {"amount": amount, "lang": ["EN"], "title": ["Thank you"], "message": ["Great work this week"]}
 
 
 def _operations(db: Database, requester_id: str) -> int:
@@ -183,6 +183,17 @@ def _build_without_javascript(client: httpx.Client) -> None:
     grouped = client.post("/rewards/group/preview", data={**form, **row, "action": "add_group"})
     assert 'id="key-r1"' in grouped.text
     assert "Group 2" in grouped.text
+    # + Add language: a second title and message, in a language not used yet; Remove takes it away.
+    texts = {"lang": ["EN"], "title": ["Thanks"], "message": ["Well done"]}
+    more = client.post("/rewards/group/preview", data={**form, **texts, "action": "add_language"})
+    assert 'id="title-1"' in more.text
+    assert '<option value="ES" selected>' in more.text  # the first language not used yet
+    assert 'value="Thanks"' in more.text
+    two = {"lang": ["EN", "EN"], "title": ["Thanks", "Merci"], "message": ["Well done", "Bravo"]}
+    same = client.post("/rewards/group/preview", data={**form, **two, "action": "check"})
+    assert "Choose a language the message is not already written in." in same.text
+    fewer = client.post("/rewards/group/preview", data={**form, **two, "action": "remove_language:1"})
+    assert 'id="title-1"' not in fewer.text
 
 
 def test_filter_started_and_pool_groups_pay_what_the_preview_says(
@@ -191,6 +202,7 @@ def test_filter_started_and_pool_groups_pay_what_the_preview_says(
     with _signed_in(server_url, web_requester) as client, _api(server_url, web_requester) as api:
         _build_without_javascript(client)
         form = {**_fresh_form(client), **_filter_fields(team.skill_id), **_bonus_fields("0.333")}
+        form.update(lang=["EN", "FR"], title=["Thank you", "Merci"], message=["Great work", "Bon travail"])
         preview = client.post("/rewards/group/preview", data={**form, "action": "check"})
         assert preview.status_code == 200
         shown = _text(preview.text)
@@ -219,7 +231,8 @@ def test_filter_started_and_pool_groups_pay_what_the_preview_says(
         assert all(len(bonuses) == 1 for bonuses in paid.values())  # one each, the double submit paid once
         for (bonus,) in paid.values():
             assert Decimal(str(bonus["amount"])) == Decimal("0.333")
-            assert bonus["public_title"] == {"EN": "Thank you"}
+            assert bonus["public_title"] == {"EN": "Thank you", "FR": "Merci"}
+            assert bonus["public_message"] == {"EN": "Great work", "FR": "Bon travail"}
         assert balance_of(db, web_requester.id) == Decimal("98.976025")
         assert _operations(db, web_requester.id) == 1
 
@@ -246,7 +259,7 @@ def _pay_started_and_pool(server_url: str, db: Database, admin: Admin, web_reque
         shown = client.get("/rewards/group").text
         assert f'<option value="{team.pool_id}"' in shown
         pool = {**_fresh_form(client), "audience": "POOL", "pool_id": team.pool_id, **_bonus_fields("0.5")}
-        pool["without_message"], pool["title"], pool["message"] = "true", "", ""
+        pool["without_message"], pool["title"], pool["message"] = "true", [""], [""]
         preview = client.post("/rewards/group/preview", data={**pool, "action": "check"})
         assert "5 Tolokers will be paid; 1 banned left out" in _text(preview.text)
         assert _finish(db, api, _pay(client, pool))["status"] == "SUCCESS"
@@ -366,8 +379,9 @@ def test_in_chromium_live_preview_accessible(
     with page.expect_navigation():
         page.get_by_role("button", name="Pay the group").click()
     summary = page.get_by_role("alert")
-    expect(summary).to_contain_text("Enter a title and a message, or tick Without message.")
-    expect(page.locator("#title-feedback")).to_contain_text("Enter a title and a message")
+    expect(summary).to_contain_text("Enter a title, or tick Without message.")
+    expect(summary).to_contain_text("Enter a message, or tick Without message.")
+    expect(page.locator("#title-0-feedback")).to_contain_text("Enter a title")
     expect(page.locator(SUMMARY)).to_have_text("3 Tolokers will be paid; 1 banned left out")
     _settled(page)
     _shot(page, "group-error")

@@ -51,19 +51,29 @@ AUDIENCES = (
 )
 POOLS_LISTED = 300
 SHORT = 64
+MAX_TEXTS = 10  # languages of one bonus's title and message
 # Texts are kept whole (the page body cap bounds them): the API's item check says what is too long.
 TEXT = 1_000_000
 # The service's item errors, by field, -> the page element they are about.
 FIELD_IDS = {
     "amount": "amount",
-    "public_title": "title",
-    "public_message": "message",
+    "public_title": "title-0",
+    "public_message": "message-0",
     "private_comment": "private_comment",
     "min_started": "min_started",
     "pool_id": "pool_id",
     "recipients_filter": "filters",
     "audience": "audience",
 }
+
+
+@dataclass(frozen=True)
+class Text:
+    """The bonus's title and message in one language."""
+
+    lang: str = "EN"
+    title: str = ""
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,9 +85,7 @@ class GroupFields:
     min_started: str = "2"
     pool_id: str = ""
     amount: str = ""
-    language: str = "EN"
-    title: str = ""
-    message: str = ""
+    texts: tuple[Text, ...] = (Text(),)
     without_message: bool = False
     private_comment: str = ""
     form_token: str = ""
@@ -102,27 +110,67 @@ def _one(posted: Mapping[str, Sequence[str]], name: str, limit: int = SHORT, def
 
 def read_group_fields(posted: Mapping[str, Sequence[str]]) -> GroupFields:
     audience = _one(posted, "audience", default="FILTER")
-    language = _one(posted, "language", default="EN").strip().upper()
     return GroupFields(
         audience=audience if audience in dict(AUDIENCES) else "FILTER",
         filters=cf.read_fields(posted),
         min_started=_one(posted, "min_started", default="2"),
         pool_id=_one(posted, "pool_id"),
         amount=_one(posted, "amount"),
-        language=language if language in cf.LANGUAGE_NAMES else "EN",
-        title=_one(posted, "title", TEXT),
-        message=_one(posted, "message", TEXT),
+        texts=_texts(posted),
         without_message=bool(_one(posted, "without_message")),
         private_comment=_one(posted, "private_comment", TEXT),
         form_token=_one(posted, "form_token") or str(uuid.uuid4()),
     )
 
 
+def _texts(posted: Mapping[str, Sequence[str]]) -> tuple[Text, ...]:
+    """One Text per language posted (lang, title, message repeat), at least one."""
+    langs, titles, messages = (list(posted.get(name) or ()) for name in ("lang", "title", "message"))
+    count = min(max(len(langs), len(titles), len(messages), 1), MAX_TEXTS)
+
+    def at(values: list[str], i: int, default: str = "") -> str:
+        return values[i][:TEXT] if i < len(values) else default
+
+    return tuple(
+        Text(at(langs, i, "EN").strip().upper()[:8] or "EN", at(titles, i), at(messages, i)) for i in range(count)
+    )
+
+
 def apply_action(fields: GroupFields, action: str) -> GroupFields:
-    """A no-JS button of the filter builder; adding a row also chooses "Group of Tolokers"."""
-    filters = cf.apply_action(fields.filters, action)
-    audience = "FILTER" if action.startswith(("add_filter", "add_group")) else fields.audience
-    return replace(fields, filters=filters, audience=audience)
+    """A no-JS button: the filter builder's (adding a row also chooses "Group of Tolokers"), or
+    one language more (the first not used yet) or one less."""
+    verb, _, target = action.partition(":")
+    if verb in ("add_filter", "add_group", "remove_filter"):
+        filters = cf.apply_action(fields.filters, action)
+        audience = fields.audience if verb == "remove_filter" else "FILTER"
+        return replace(fields, filters=filters, audience=audience)
+    if verb == "add_language" and len(fields.texts) < MAX_TEXTS:
+        used = {text.lang for text in fields.texts}
+        code = next(code for code, _ in cf.LANGUAGES if code not in used)
+        return replace(fields, texts=(*fields.texts, Text(code)))
+    if verb == "remove_language" and target.isdigit() and 0 < int(target) < len(fields.texts):
+        return replace(fields, texts=tuple(t for i, t in enumerate(fields.texts) if i != int(target)))
+    return fields
+
+
+def text_problems(fields: GroupFields, *, preview: bool) -> dict[str, str]:
+    """Languages from the list, each once; at Pay, a title and a message in each (unless
+    Without message). The preview leaves unwritten texts alone."""
+    problems: dict[str, str] = {}
+    seen: set[str] = set()
+    for i, text in enumerate(fields.texts):
+        if text.lang not in cf.LANGUAGE_NAMES:
+            problems[f"lang-{i}"] = "Choose a language from the list."
+        elif text.lang in seen:
+            problems[f"lang-{i}"] = "Choose a language the message is not already written in."
+        seen.add(text.lang)
+        if preview or fields.without_message:
+            continue
+        if not text.title.strip():
+            problems[f"title-{i}"] = "Enter a title, or tick Without message."
+        if not text.message.strip():
+            problems[f"message-{i}"] = "Enter a message, or tick Without message."
+    return problems
 
 
 def _audience(
@@ -147,11 +195,11 @@ def _audience(
 
 
 def _bonus(fields: GroupFields) -> group_bonus.GroupBonus:
-    texts = not fields.without_message
+    written = not fields.without_message
     return group_bonus.GroupBonus(
         amount=fields.amount,
-        title={fields.language: fields.title} if texts else None,
-        message={fields.language: fields.message} if texts else None,
+        title={t.lang: t.title for t in fields.texts} if written else None,
+        message={t.lang: t.message for t in fields.texts} if written else None,
         without_message=fields.without_message,
         private_comment=fields.private_comment if fields.private_comment.strip() else None,
     )
@@ -195,6 +243,7 @@ def evaluate(
     else:
         outcome.note = "Enter the amount each Toloker gets to see the cost."
     outcome.cost = group_bonus.price(session, settings, user.requester_id, counted, amount_micros)
+    outcome.problems.update(text_problems(fields, preview=True))
     return outcome
 
 
@@ -236,6 +285,7 @@ def page(
         "max_title": MAX_TITLE,
         "max_message": MAX_MESSAGE,
         "max_comment": MAX_COMMENT,
+        "max_texts": MAX_TEXTS,
     }
     return render(request, TEMPLATE, context, status_code=status_code)
 
@@ -284,8 +334,9 @@ def pay_group(
     status = 400
     try:
         audience, _ = _audience(fields, keys, preview=False)
-        if not fields.without_message and not (fields.title.strip() and fields.message.strip()):
-            raise cf.FormProblems({"title": "Enter a title and a message, or tick Without message."})
+        missing = text_problems(fields, preview=False)
+        if missing:
+            raise cf.FormProblems(missing)
         # A savepoint: a refused payment leaves nothing behind (no operation under this token).
         with session.begin_nested():
             operation, _ = group_bonus.do_pay_group(
