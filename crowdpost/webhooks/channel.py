@@ -145,8 +145,24 @@ def _deliver_group(
 
 
 def _record(db: Database, attempts: Sequence[_Attempt]) -> None:
+    """Successes in two statements; each failure counted (and maybe pausing) on its own."""
     with db.transaction() as session:
-        for attempt in attempts:
+        repository.record_successes(
+            session,
+            [
+                {
+                    "subscription_id": a.subscription_id,
+                    "attempted_at": a.attempted_at,
+                    "status_code": a.status_code,
+                    "latency_ms": a.latency_ms,
+                    "error": a.error,
+                    "event_count": a.event_count,
+                }
+                for a in attempts
+                if a.ok
+            ],
+        )
+        for attempt in (a for a in attempts if not a.ok):
             paused = repository.record_delivery(
                 session,
                 attempt.subscription_id,

@@ -251,6 +251,21 @@ def get_subscriptions(session: Session, subscription_ids: Sequence[int]) -> list
     return list(session.execute(stmt).scalars())
 
 
+def record_successes(session: Session, attempts: Sequence[dict[str, Any]]) -> None:
+    """Logs successful attempts (`webhook_deliveries` columns, one per subscription) and ends
+    their subscriptions' runs of failures: two statements however many."""
+    if not attempts:
+        return
+    session.execute(insert(WebhookDelivery), list(attempts))
+    ids = sorted({int(a["subscription_id"]) for a in attempts})
+    session.execute(
+        update(WebhookSubscription)
+        .where(WebhookSubscription.id.in_(ids), WebhookSubscription.consecutive_failures != 0)
+        .values(consecutive_failures=0)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def record_delivery(
     session: Session,
     subscription_id: int,
