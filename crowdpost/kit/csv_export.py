@@ -3,7 +3,9 @@
 A cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return is read by
 spreadsheet programs as a formula (CSV injection); such a cell gets a leading `'`.
 Exports stream: `csv_lines` turns an iterator of rows into encoded lines one at a time,
-so memory stays bounded however many rows the iterator yields.
+so memory stays bounded however many rows the iterator yields; `csv_chunks` groups those
+lines into chunks of about `CHUNK_BYTES`, for a StreamingResponse over a sync iterator
+(Starlette hands each `next()` to a worker thread: one hop per chunk instead of per row).
 """
 
 from __future__ import annotations
@@ -48,3 +50,20 @@ def csv_lines(header: Sequence[str], rows: Iterable[Sequence[CellValue]]) -> Ite
     yield ("\ufeff" + csv_line(header)).encode()
     for row in rows:
         yield csv_line(row).encode()
+
+
+CHUNK_BYTES = 64 * 1024
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[CellValue]], size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """`csv_lines` joined into chunks of at least `size` bytes (the last one shorter)."""
+    parts: list[bytes] = []
+    held = 0
+    for line in csv_lines(header, rows):
+        parts.append(line)
+        held += len(line)
+        if held >= size:
+            yield b"".join(parts)
+            parts, held = [], 0
+    if parts:
+        yield b"".join(parts)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from crowdpost.kit.csv_export import CellValue, csv_line, csv_lines, escape_cell
+from crowdpost.kit.csv_export import CellValue, csv_chunks, csv_line, csv_lines, escape_cell
 
 
 @pytest.mark.parametrize("text", ["=1+2", "+1", "-1", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://x")'])
@@ -41,3 +41,11 @@ def test_lines_are_lazy() -> None:
     lines = csv_lines(["h"], rows())
     assert next(lines).endswith(b"h\r\n")
     assert next(lines) == b"1\r\n"
+
+
+def test_chunks_hold_whole_lines_and_join_to_the_lines() -> None:
+    rows: list[Sequence[CellValue]] = [[str(n), "=x" * 10] for n in range(1000)]
+    chunks = list(csv_chunks(["n", "text"], iter(rows), size=1000))
+    assert b"".join(chunks) == b"".join(csv_lines(["n", "text"], iter(rows)))
+    assert all(chunk.endswith(b"\r\n") for chunk in chunks)
+    assert 20 < len(chunks) < 40  # ~27 bytes a line, 1,000 bytes a chunk

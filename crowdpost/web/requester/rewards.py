@@ -34,7 +34,7 @@ from crowdpost.accounts import service as accounts
 from crowdpost.config import Settings, SettingsDep
 from crowdpost.db import SessionDep, get_db
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed
-from crowdpost.kit.csv_export import csv_lines
+from crowdpost.kit.csv_export import csv_chunks
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.money import MoneyError, from_micros, to_micros
 from crowdpost.kit.timefmt import utcnow
@@ -357,7 +357,7 @@ def bonuses_csv(request: Request, user: PageUserDep) -> Response:
         for bonus in bonus_history.iter_bonuses(get_db(request), user.requester_id, query)
     )
     return StreamingResponse(
-        csv_lines(CSV_HEADER, rows),
+        csv_chunks(CSV_HEADER, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="bonuses-{utcnow():%Y%m%d-%H%M%S}.csv"'},
     )
