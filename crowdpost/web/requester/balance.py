@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from crowdpost.db import SessionDep, get_db
-from crowdpost.kit.csv_export import csv_lines
+from crowdpost.kit.csv_export import csv_chunks
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.rewards import statement
 from crowdpost.web.session import PageUserDep
@@ -96,7 +96,7 @@ def balance_csv(request: Request, user: PageUserDep) -> Response:
     )
     name = f"balance-statement-{utcnow():%Y%m%d-%H%M%S}.csv"
     return StreamingResponse(
-        csv_lines(CSV_HEADER, rows),
+        csv_chunks(CSV_HEADER, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 
 from crowdpost.accounts import service as accounts
 from crowdpost.db import SessionDep, get_db
-from crowdpost.kit.csv_export import csv_lines
+from crowdpost.kit.csv_export import csv_chunks
 from crowdpost.kit.money import from_micros
 from crowdpost.rewards import operation_report
 from crowdpost.web.session import PageUserDep
@@ -56,7 +56,7 @@ def failed_csv(request: Request, user: PageUserDep, session: SessionDep, operati
     operation = operation_report.get_bonus_operation(session, user.requester_id, operation_id)
     rows = operation_report.iter_failed_rows(get_db(request), user.requester_id, operation.id)
     return StreamingResponse(
-        csv_lines(operation_report.FAILED_COLUMNS, rows),
+        csv_chunks(operation_report.FAILED_COLUMNS, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="failed-items-{operation.public_id}.csv"'},
     )
