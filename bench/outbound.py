@@ -294,21 +294,22 @@ EMAIL_BASELINE = {"sqlite": (30, 100), "postgresql": (56, 227)}
 
 
 NOTES = """How to read it: in (a) the second send goes to a second requester over the same Tolokers, so its
-tables hold twice the threads; part of "added" is that, not the outbox rows. (b) and (c) alternate channel and bare rounds, so load drift on the shared machine
-weighs on both sides; read the ratios. The bare smtplib loop builds one small `EmailMessage` per
-mail, as most code would; the channel writes each e-mail's bytes itself (`crowdpost/email/mime.py`),
-which is why it can pass the bare loop. What the first measurement spent (cProfile of (b), 1,000
-e-mails): 10 of 22 s building messages with `EmailMessage`'s default policy (every header parsed,
-the header registry making a class per header) and 6 s flattening them (refolding every header,
-including the List-Unsubscribe URL into RFC 2047 encoded words, which mail clients do not read as
-a URL); the outbox's own claim and record transactions were under 1 s.
-(c) "one event per POST" is the worst case for the channel (each event its own subscription, so
-each costs a POST, an SSRF check and a signature, as in the bare loop, plus its share of the
-batch's claim and record). It was 5/s before the channel kept connections (one keep-alive client
-per destination for a batch) and made httpx's TLS context once (loading the CA bundle per POST was
-70 % of its time), and 29/s on SQLite with this run's 100,000 e-mails waiting, until the claim
-query took the partial indexes (`outbox.repository._pending`: 2.3 s -> 5 ms per claim).
-Events of one subscription go out 100 per POST, hence the batched column."""
+tables hold twice the threads; part of "added" is that, not the outbox rows. (b) and (c) alternate
+channel and bare rounds, so load drift on the shared machine weighs on both sides; read the ratios.
+The bare smtplib loop builds one small `EmailMessage` per mail, as most code would; the channel
+writes each e-mail's bytes itself (`crowdpost/email/mime.py`), which is why it can pass the bare
+loop. What the first measurement spent (cProfile of (b), 1,000 e-mails): 10 of 22 s building
+messages with `EmailMessage`'s default policy (every header parsed, the header registry making a
+class per header) and 6 s flattening them (refolding every header, including the List-Unsubscribe
+URL into RFC 2047 encoded words, which mail clients do not read as a URL); the outbox's own claim
+and record transactions were under 1 s.
+(c) "one event per POST" is the worst case for the channel (each event its own subscription, so each
+costs a POST, an SSRF check and a signature, as in the bare loop, plus its share of the batch's
+claim and record). It was 5/s before the channel kept connections (one keep-alive client per
+destination for a batch) and made httpx's TLS context once (loading the CA bundle per POST was 70 %
+of its time), and 29/s on SQLite with this run's 100,000 e-mails waiting, until the claim query took
+the partial indexes (`outbox.repository._pending`: 2.3 s -> 5 ms per claim). Events of one
+subscription go out 100 per POST, hence the batched column."""
 
 
 def render(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
