@@ -57,11 +57,12 @@ class TolokerEventsView(BaseModel):
 
 
 class RequesterSettingsView(BaseModel):
-    email: str | None
+    # Absent (not null) when no address is on file: wire bodies leave out nulls, as Toloka's do.
+    email: str | None = Field(default=None, description="Absent when no address is on file")
     email_verified: bool
     events: RequesterEventsView
 
 
 class TolokerSettingsView(BaseModel):
-    email: str | None = Field(description="Set by the operator; read-only here")
+    email: str | None = Field(default=None, description="Set by the operator; read-only here; absent when none")
     events: TolokerEventsView

@@ -5,9 +5,10 @@ Before issue 19 a 60 KB compose of plain letters kept the server from answering 
 more than 5 s (9 KB already took 0.26-0.56 s): the policy patterns backtracked quadratically,
 holding the GIL. Each pathological text is sent at 9 KB, 60 KB and 1 MB (over the 100,000-
 character limit, so refused with a 400 before any check reads it) as a compose, a requester
-reply and a Toloker reply, while another thread keeps sending GETs. These are the only tests
-that assert wall-clock time; the bound is the issue's (1 s), far above the expected
-milliseconds and far below what the quadratic patterns took.
+reply and a Toloker reply, while another thread keeps sending GETs. The HTTP ones are the only
+tests that assert wall-clock time; the bound is the issue's (1 s), far above the expected
+milliseconds and far below what the quadratic patterns took. The checks themselves, run alone,
+assert linear growth instead (a ratio that a loaded machine does not move).
 """
 
 from __future__ import annotations
@@ -196,24 +197,47 @@ def megabyte_text(request: pytest.FixtureRequest) -> str:
 
 
 def _seconds(call: Callable[[], object]) -> float:
-    began = time.perf_counter()
-    call()
-    return time.perf_counter() - began
+    """The best of three runs: the least disturbed by whatever else the machine is doing."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - began)
+    return best
+
+
+# Linear work on 8x the text takes ~8x the time; the quadratic patterns took ~64x. A ratio is
+# what these tests assert, not seconds, so a loaded machine (which slows both runs) cannot fail
+# them; under FLOOR_S a check is too fast to be the problem and its ratio is timer noise.
+GROWTH = 8
+MAX_RATIO = 24.0
+FLOOR_S = 0.05
+
+
+def _assert_linear(name: str, check: Callable[[str], object], text: str) -> None:
+    small, large = text[: len(text) // GROWTH], text
+    large_s = _seconds(partial(check, large))
+    if large_s < FLOOR_S:
+        return
+    ratio = large_s / max(_seconds(partial(check, small)), 1e-6)
+    assert ratio < MAX_RATIO, f"{name}: {GROWTH}x the text took {ratio:.0f}x the time ({large_s:.2f} s on {len(large)})"
 
 
 def test_each_policy_check_is_linear_on_a_megabyte(megabyte_text: str) -> None:
-    """Every pattern check alone on 1 MB of a pathological text: well under 1 s (the quadratic
-    ones took minutes), and all of them together (`pattern_warnings`) under 1 s."""
+    """Every pattern check alone on 1 MB of a pathological text, and all of them together
+    (`pattern_warnings`), grow linearly: 8x the text costs well under 24x the time (the
+    quadratic patterns cost 64x, and minutes at this size)."""
     for name, check in CHECKS.items():
-        seconds = _seconds(partial(check, megabyte_text))
-        assert seconds < LIMIT_S / 2, f"{name} took {seconds:.2f} s on 1 MB"
-    seconds = _seconds(partial(policy.pattern_warnings, "text.EN", megabyte_text, megabyte_text, HOST))
-    assert seconds < LIMIT_S, f"all checks took {seconds:.2f} s on 1 MB"
+        _assert_linear(name, check, megabyte_text)
+    _assert_linear("all checks", lambda text: policy.pattern_warnings("text.EN", text, text, HOST), megabyte_text)
 
 
-def test_whole_policy_check_is_fast_at_the_text_limit(megabyte_text: str) -> None:
-    """`check_policy` (sanitizer included) on a topic of 1,000 and a text of 100,000 characters
-    of a pathological text: well under 1 s."""
-    topic, text = megabyte_text[:1000], megabyte_text[:TEXT_MAX_CHARS]
-    seconds = _seconds(partial(policy.check_policy, {"EN": topic}, {"EN": text}, HOST))
-    assert seconds < LIMIT_S / 2, f"check_policy took {seconds:.2f} s at the limit"
+def test_whole_policy_check_is_linear_up_to_the_text_limit(megabyte_text: str) -> None:
+    """`check_policy` (sanitizer included) on a text of 100,000 characters of a pathological
+    text (the most a request may carry) grows linearly from 12,500 characters."""
+    topic = megabyte_text[:1000]
+    _assert_linear(
+        "check_policy",
+        lambda text: policy.check_policy({"EN": topic}, {"EN": text}, HOST),
+        megabyte_text[:TEXT_MAX_CHARS],
+    )

@@ -27,6 +27,7 @@ from playwright.sync_api import (
     Request,
     Response,
     Route,
+    expect,
 )
 
 from crowdpost.db import Database
@@ -159,7 +160,11 @@ def new_guarded_page(
         locale="en-GB",
         timezone_id="UTC",
     )
-    context.set_default_timeout(10_000)
+    # A ceiling, not a wait: a sign-in hashes with argon2id, which on a loaded 2-core CI
+    # machine has taken over 10 s; a passing step returns as soon as it is done.
+    context.set_default_timeout(30_000)
+    expect.set_options(timeout=15_000)
+    context.set_default_navigation_timeout(30_000)
     guard.attach(context)
     return context.new_page()
 
@@ -169,6 +174,16 @@ def new_guarded_page(
 _BLOCKING_IMPACTS = ("serious", "critical")
 
 
+_SETTLED = """() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping, .htmx-added')
+    && document.getAnimations().every((a) => a.playState !== 'running')"""
+
+
+def settle(page: Page) -> None:
+    """Waits until no htmx request is in flight and no transition runs: a preview faded while
+    it reloads has, for that moment, too little contrast, and axe would report that moment."""
+    page.wait_for_function(_SETTLED, timeout=15_000)
+
+
 def accessibility_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now (every impact)."""
     try:
@@ -176,6 +191,7 @@ def accessibility_violations(page: Page) -> list[dict[str, Any]]:
     except ImportError as exc:
         missing_component(f"axe-playwright-python is not installed (make install-dev): {exc}")
         raise  # missing_component skips or fails; this line is for the type checker
+    settle(page)
     results = Axe().run(page)
     violations: list[dict[str, Any]] = results.response["violations"]
     return violations
