@@ -15,12 +15,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.email import links
 from crowdpost.kit.ids import format_id
+from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Message, MessageThread, Requester, RequesterThread, Toloker, TolokerLanguage, TolokerThread
 from crowdpost.models.outbox import OutboxItem
 from crowdpost.outbox.delivery import deliver_pending
@@ -231,15 +232,22 @@ def test_one_address_answering_550_fails_alone(db: Database, settings: Settings,
 
 def test_smtp_down_then_up_delivers_all_1000_once(db: Database, settings: Settings, smtp_port: int) -> None:
     ids = _world(db)
-    with db.transaction() as s:
-        s.add_all(Toloker(id=f"u{n}", email=f"u{n}@example.org") for n in range(1000))
-        s.flush()
-        s.add_all(
-            TolokerThread(user_id=f"u{n}", thread_id=ids["thread"], requester_id=ids["requester"]) for n in range(1000)
+    users = [f"u{n}" for n in range(1000)]
+    now = utcnow()
+    with db.transaction() as s:  # set-based, as a send writes them
+        s.execute(insert(Toloker), [{"id": u, "email": f"{u}@example.org"} for u in users])
+        s.execute(
+            insert(TolokerThread),
+            [{"user_id": u, "thread_id": ids["thread"], "requester_id": ids["requester"]} for u in users],
         )
-        s.flush()
-        for n in range(1000):
-            enqueue(s, channel="email", kind="NEW_MESSAGE", user_id=f"u{n}", ref_id=ids["answer"])
+        s.execute(
+            insert(OutboxItem),
+            [
+                {"channel": "email", "kind": "NEW_MESSAGE", "user_id": u, "ref_id": ids["answer"],
+                 "status": "PENDING", "attempts": 0, "next_attempt_at": now, "created": now}
+                for u in users
+            ],
+        )  # fmt: skip
     mail_settings = _mail_settings(settings, smtp_port)
     # nothing listens on the port yet: ten batches of 100 are tried (the first retries come
     # due after 1-2 s, so a slow pass may try some rows twice) and every row waits: none lost,

@@ -95,14 +95,15 @@ def test_validation_errors_are_toloka_400s(
     assert _verify_rows(db, requester.id) == []
 
 
-def test_operator_set_address_is_verified(admin: Admin, server_url: str) -> None:
+def test_operator_set_address_is_verified_and_the_toloker_switch(
+    admin: Admin, server_url: str, requester_http: httpx.Client
+) -> None:
+    # (one test: one database and server per backend for both)
     data = admin._post("/requesters", {"public_name": "Ops", "email": "ops@example.org"})
     with httpx.Client(base_url=server_url, headers={"Authorization": f"OAuth {data['token']}"}) as client:
         assert client.get(URL).json()["email_verified"] is True
         assert client.get(URL).json()["email"] == "ops@example.org"
 
-
-def test_toloker_switch(admin: Admin, server_url: str, requester_http: httpx.Client) -> None:
     toloker = admin.create_toloker(email="t@example.org")
     with toloker_client(server_url, admin, toloker) as client:
         assert client.get("/notification-settings").json() == {

@@ -80,7 +80,10 @@ def test_send_to_tolokers_writes_one_row_per_recipient_with_email(
     assert {(r[0], r[1], r[3]) for r in rows} == {("email", int(requester.id), message_id)}
 
 
-def test_administrator_news_reaches_requesters_with_the_switch_on(db: Database, admin: Admin) -> None:
+def test_administrator_news_and_operation_finished_reach_requesters_with_the_switch_on(
+    db: Database, admin: Admin
+) -> None:
+    # (one test: one database and server per backend for both)
     on, off = admin.create_requester(), admin.create_requester()
     _set_requester(db, on.id, email="on@example.org", email_verified=True, email_new_message=True)
     _set_requester(db, off.id, email="off@example.org", email_verified=True)
@@ -90,8 +93,6 @@ def test_administrator_news_reaches_requesters_with_the_switch_on(db: Database, 
     assert news.status_code == 201
     assert _rows(db) == [("email", int(on.id), None, _last_message_id(db))]
 
-
-def test_operation_finished_row_when_switched_on(db: Database, admin: Admin) -> None:
     on, off = admin.create_requester(), admin.create_requester()
     _set_requester(db, on.id, email="on@example.org", email_verified=True, email_operation_finished=True)
     _set_requester(db, off.id, email="off@example.org", email_verified=True)
