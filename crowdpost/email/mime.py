@@ -13,9 +13,9 @@ to write out:
   below that); non-ASCII text (a Subject in German, Russian...), or text holding "=?" (which
   a reader would decode), becomes RFC 2047 encoded words (`email.header.Header`, which folds
   them itself);
-- a header made of addresses is passed in already formatted (`email.utils.formataddr` encodes
-  a non-ASCII display name); an address with non-ASCII characters stays UTF-8, which only a
-  server offering SMTPUTF8 takes (`smtp.send_batch` checks);
+- a mailbox (From) gets its display name quoted, or as one encoded word when it is not ASCII;
+  a bare address (To) is written as it is: one with non-ASCII characters stays UTF-8, which
+  only a server offering SMTPUTF8 takes (`smtp.send_batch` checks);
 - both parts are UTF-8 and quoted-printable (`binascii.b2a_qp`: readable for ASCII text), lines
   end in CRLF, each part's text ends with a line break (the CRLF before a boundary belongs to
   the boundary), and the boundary starts with "=_", which quoted-printable never produces.
@@ -27,6 +27,7 @@ import binascii
 import secrets
 from collections.abc import Sequence
 from email.header import Header
+from email.utils import formataddr
 
 CRLF = "\r\n"
 FOLD_AT = 78
@@ -61,6 +62,15 @@ def header(name: str, value: str) -> str:
         return _fold(name, value) + CRLF
     encoded = Header(value, "utf-8", header_name=name).encode(linesep=CRLF)
     return f"{name}: {encoded}{CRLF}"
+
+
+def mailbox_header(name: str, display: str, address: str) -> str:
+    """`Name: display <address>` as `formataddr` writes it: an ASCII display name quoted as
+    needed, any other as one encoded word. One word, not several: readers differ on the space
+    between encoded words in a name (Python's parser inserts one, RFC 2047 drops it), so a
+    split name would not read back the same everywhere. The caller caps the name's length."""
+    value = _one_line(formataddr((_one_line(display), address)))
+    return f"{name}: {value}{CRLF}"
 
 
 def address_header(name: str, formatted: str) -> str:

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.headerregistry import Address
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -177,9 +177,10 @@ def _text_of(content_html: str) -> str:
 
 
 def _from(settings: Settings, who: str | None) -> str:
+    """The From header: "<who> via <site>" (or the site) and the address of CROWDPOST_MAIL_FROM."""
     site, address = _mail_from(settings.mail_from)
     display = f"{one_line(who, NAME_MAX_CHARS)} via {site}" if who else site
-    return formataddr((display, address))
+    return mime.mailbox_header("From", display, address)
 
 
 # --- the message ---------------------------------------------------------------------------
@@ -229,7 +230,7 @@ def _text_document(parts: _Parts) -> str:
 def _assemble(settings: Settings, row: OutboxRow, to: str, sender_name: str | None, parts: _Parts) -> Mail:
     """The e-mail's bytes (`mime`: no header parsing, no refolding; the URL stays one word)."""
     headers = [
-        mime.address_header("From", _from(settings, sender_name)),
+        _from(settings, sender_name),
         mime.address_header("To", to),
         mime.header("Subject", one_line(parts.subject, SUBJECT_MAX_CHARS) or "(no subject)"),
         mime.header("Date", format_datetime(row.created.replace(tzinfo=UTC), usegmt=True)),

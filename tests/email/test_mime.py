@@ -77,3 +77,19 @@ def test_parts_read_back_whatever_the_text() -> None:
     assert plain.get_content().replace("\r\n", "\n") == text.replace("\r\n", "\n") + "\n"
     assert rich.get_content().replace("\r\n", "\n") == html + "\n"
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+
+
+@pytest.mark.parametrize(
+    "display",
+    [
+        "Acme via crowdpost",
+        'Acme, Inc. "quoted" via crowdpost',
+        "\u0417\u0430\u043a\u0430\u0437\u0447\u0438\u043a " * 12 + "via crowdpost",  # Cyrillic, long
+        "M\u00fcller =?x?= via crowdpost",
+    ],
+)
+def test_a_mailbox_reads_back_with_its_display_name(display: str) -> None:
+    raw = mime.alternative([mime.mailbox_header("From", display, "noreply@example.org")], "x", "<p>x</p>")
+    [mailbox] = _parse(raw)["From"].addresses
+    assert (mailbox.display_name, mailbox.addr_spec) == (display, "noreply@example.org")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
