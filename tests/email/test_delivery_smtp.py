@@ -175,3 +175,26 @@ def test_envelope_sender_is_the_bare_address() -> None:
 )
 def test_html_to_text(html: str, text: str) -> None:
     assert html_to_text(html) == text
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_finished_bytes_are_sent_as_they_are_and_a_non_ascii_address_needs_smtputf8(smtputf8: bool) -> None:
+    recorder = Recorder()
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, enable_SMTPUTF8=smtputf8)
+    controller.start()
+    try:
+        raw = b"From: a@example.org\r\nTo: u@example.org\r\nSubject: raw\r\n\r\nline\r\n.dot line\r\n"
+        batch: list[tuple[EmailMessage | bytes, str]] = [(raw, "u@example.org"), (raw, "\u00fc@example.org")]
+        results = send_batch(SmtpConfig("127.0.0.1", port, timeout=10), "a@example.org", batch)
+    finally:
+        controller.stop()
+    assert results[0].ok
+    assert recorder.received[0] == ("a@example.org", ["u@example.org"], raw)  # byte for byte
+    if smtputf8:
+        assert results[1].ok
+        assert recorder.received[1][1] == ["\u00fc@example.org"]
+    else:
+        assert (results[1].ok, results[1].permanent) == (False, True)
+        assert "SMTPUTF8" in (results[1].error or "")
+        assert len(recorder.received) == 1
