@@ -8,6 +8,7 @@ out of its window) are shown beside the form, never as a stack trace.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from crowdpost.db import SessionDep
 from crowdpost.errors import ApiError, ValidationFailed
 from crowdpost.kit.pagination import ListParams, SortKey
-from crowdpost.messaging import folders, toloker_service
+from crowdpost.messaging import folders, policy, toloker_service
 from crowdpost.messaging.schemas import Folder
 from crowdpost.messaging.service import Participant, ThreadFilters
 from crowdpost.messaging.views import APPEAL_SETTLE, APPEAL_WINDOW
@@ -94,17 +95,22 @@ def _sender_label(who: dict[str, Any]) -> str:
     return str(who.get("id", ""))
 
 
+# The end of a block (paragraph, list item, line break): a space in the one-line preview, so
+# "<p>Next week:</p><p>Monday</p>" does not read "Next week:Monday".
+_BLOCK_END = re.compile(r"<(?:br\b[^>]*|/(?:p|div|li|ul|ol|h[1-6]|blockquote|pre|tr))>", re.IGNORECASE)
+
+
 def _as_datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 def _row(view: dict[str, Any]) -> Row:
     messages = view.get("messages") or []
-    last = messages[-1] if messages else None
+    last = messages[0] if messages else None  # the service lists a thread's messages newest first
     _, topic = _first(view.get("topic"))
     _, text = _first(last["text"]) if last else ("", "")
     created = _as_datetime(last["created"] if last else view["created"])
-    preview = str(message_html(text).striptags())[:160]
+    preview = " ".join(policy.plain_text(_BLOCK_END.sub(" ", text)).split())[:160]
     return Row(
         id=view["id"],
         topic=topic or "(no subject)",
@@ -140,7 +146,8 @@ def messages_page(request: Request, user: TolokerPageDep, session: SessionDep, f
 
 def _thread_context(view: dict[str, Any]) -> dict[str, Any]:
     shown = []
-    for message in view.get("messages") or []:
+    # Oldest first, as the requester's thread page: the conversation reads down to the reply box.
+    for message in reversed(view.get("messages") or []):
         language, text = _first(message["text"])
         created = _as_datetime(message["created"])
         shown.append(
