@@ -1,4 +1,5 @@
-"""The operator's look-up of a requester (the /admin Requesters page): reads only."""
+"""Look-ups of requesters: the operator's (the /admin Requesters page) and their public names
+(what a Toloker's pages call the sender). Reads only."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.accounts import repository
 from crowdpost.errors import DoesNotExist
-from crowdpost.kit.ids import parse_id
+from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.models import LedgerEntry, Requester
 
 # E-mails are not unique; a look-up shows at most this many requesters sharing one.
@@ -33,3 +34,10 @@ def get_requester(session: Session, public_id: str) -> Requester:
 
 def ledger_page(session: Session, requester_id: int, before_id: int | None, limit: int) -> list[LedgerEntry]:
     return repository.ledger_page(session, requester_id, before_id, limit)
+
+
+def public_names(session: Session, public_ids: set[str]) -> dict[str, dict[str, str]]:
+    """Public id -> the requester's public name by language (`{"EN": "Demo Labs"}`); unknown
+    or malformed ids are left out. One query for the whole set."""
+    numbers = {number for number in map(parse_id, public_ids) if number is not None}
+    return {format_id(number): name for number, name in repository.requester_names(session, numbers).items()}

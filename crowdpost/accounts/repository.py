@@ -68,6 +68,13 @@ def add_requester(session: Session, requester: Requester) -> Requester:
     return requester
 
 
+def requester_names(session: Session, requester_ids: set[int]) -> dict[int, dict[str, str]]:
+    if not requester_ids:
+        return {}
+    rows = session.execute(select(Requester.id, Requester.public_name).where(Requester.id.in_(requester_ids)))
+    return {row.id: row.public_name for row in rows}
+
+
 def requester_by_id(session: Session, requester_id: int) -> Requester | None:
     return session.get(Requester, requester_id)
 

@@ -74,9 +74,12 @@ def test_toloker_reads_replies_and_appeals_and_the_requester_accepts(
     assert page.url == f"{server_url}/toloker/messages"
     expect(page.locator("#count-inbox")).to_contain_text("1")
     expect(page.locator(".site-header")).to_contain_text(toloker)
+    # The sender is the requester's public name, not a number.
+    expect(page.locator(".list-row").first).to_contain_text(web_requester.name)
     page.get_by_role("link", name="Unread: Hello crowd").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello crowd")
     expect(page.locator(".toloker-message")).to_contain_text("Please check task 7.")
+    expect(page.locator(".toloker-message")).to_contain_text(web_requester.name)
     page.get_by_label("Your reply").fill("Checked it, <b>all fine</b>.")
     with page.expect_navigation():
         page.get_by_role("button", name="Send reply").click()

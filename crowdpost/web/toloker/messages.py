@@ -14,15 +14,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
+from crowdpost.accounts import lookup
 from crowdpost.db import SessionDep
 from crowdpost.errors import ApiError, ValidationFailed
+from crowdpost.kit.language_choice import pick_language
 from crowdpost.kit.pagination import ListParams, SortKey
 from crowdpost.messaging import folders, policy, toloker_service
 from crowdpost.messaging.schemas import Folder
 from crowdpost.messaging.service import Participant, ThreadFilters
 from crowdpost.messaging.views import APPEAL_SETTLE, APPEAL_WINDOW
+from crowdpost.rewards import toloker_bonuses
 from crowdpost.web.requester.thread import long_time, machine_time, message_html, plain_text_to_html
 from crowdpost.web.templating import render
 from crowdpost.web.toloker.session import TolokerFormDep, TolokerPageDep
@@ -82,12 +86,30 @@ def _first(texts: dict[str, str] | None) -> tuple[str, str]:
     return language, texts[language]
 
 
-def _sender_label(who: dict[str, Any]) -> str:
+@dataclass(frozen=True)
+class Names:
+    """Requesters' public names for one page, in the Toloker's language (then EN)."""
+
+    by_id: dict[str, dict[str, str]]
+    languages: list[str]
+
+    @classmethod
+    def of(cls, session: Session, user_id: str, senders: list[dict[str, Any]]) -> Names:
+        ids = {str(who.get("id")) for who in senders if who.get("role") == "REQUESTER" and who.get("id")}
+        return cls(lookup.public_names(session, ids), toloker_bonuses.toloker_languages(session, user_id))
+
+    def requester(self, public_id: str) -> str:
+        name = self.by_id.get(public_id, {})
+        language = pick_language(name, self.languages)
+        return name[language] if language else f"Requester {public_id}"
+
+
+def _sender_label(who: dict[str, Any], names: Names) -> str:
     if who.get("myself"):
         return "You"
     role = who.get("role")
     if role == "REQUESTER":
-        return f"Requester {who.get('id')}"
+        return names.requester(str(who.get("id")))
     if role == "ADMINISTRATOR":
         return "Administrator"
     if role == "SYSTEM":
@@ -104,7 +126,7 @@ def _as_datetime(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _row(view: dict[str, Any]) -> Row:
+def _row(view: dict[str, Any], names: Names) -> Row:
     messages = view.get("messages") or []
     last = messages[0] if messages else None  # the service lists a thread's messages newest first
     _, topic = _first(view.get("topic"))
@@ -114,7 +136,7 @@ def _row(view: dict[str, Any]) -> Row:
     return Row(
         id=view["id"],
         topic=topic or "(no subject)",
-        sender=_sender_label(last["from"]) if last else "",
+        sender=_sender_label(last["from"], names) if last else "",
         preview=preview,
         unread=Folder.UNREAD.value in view["folders"],
         important=Folder.IMPORTANT.value in view["folders"],
@@ -140,11 +162,14 @@ def messages_page(request: Request, user: TolokerPageDep, session: SessionDep, f
         }
         for t in TABS
     ]
-    context = {"nav": "messages", "tab": tab, "tabs": tabs, "rows": [_row(v) for v in page["items"]]}
+    newest = [v["messages"][0]["from"] for v in page["items"] if v.get("messages")]
+    names = Names.of(session, user.user_id, newest)
+    context = {"nav": "messages", "tab": tab, "tabs": tabs, "rows": [_row(v, names) for v in page["items"]]}
     return render(request, "toloker/messages.html", context)
 
 
-def _thread_context(view: dict[str, Any]) -> dict[str, Any]:
+def _thread_context(view: dict[str, Any], session: Session, user_id: str) -> dict[str, Any]:
+    names = Names.of(session, user_id, [message["from"] for message in view.get("messages") or []])
     shown = []
     # Oldest first, as the requester's thread page: the conversation reads down to the reply box.
     for message in reversed(view.get("messages") or []):
@@ -153,7 +178,7 @@ def _thread_context(view: dict[str, Any]) -> dict[str, Any]:
         shown.append(
             Shown(
                 mine=bool(message["from"].get("myself")),
-                sender=_sender_label(message["from"]),
+                sender=_sender_label(message["from"], names),
                 html=message_html(text),
                 language=language,
                 time_text=long_time(created),
@@ -181,7 +206,7 @@ def thread_page(request: Request, thread_id: str, user: TolokerPageDep, session:
         view = folders.do_change_folders(
             session, Participant.toloker(user.user_id), thread_id, [Folder.UNREAD], add=False
         )
-    return render(request, "toloker/thread.html", _thread_context(view))
+    return render(request, "toloker/thread.html", _thread_context(view, session, user.user_id))
 
 
 @router.post("/toloker/messages/{thread_id}/mark")
@@ -227,7 +252,7 @@ def reply(
                 raise
             error = _error_text(exc)
     view = toloker_service.get_toloker_thread(session, user.user_id, thread_id)
-    context = _thread_context(view) | {"errors": {"text": error}, "text": text}
+    context = _thread_context(view, session, user.user_id) | {"errors": {"text": error}, "text": text}
     return render(request, "toloker/thread.html", context, status_code=400)
 
 
