@@ -7,6 +7,7 @@ the page tests, scripts/screenshots.py and benchmarks can share it.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ from playwright.sync_api import (
     Response,
     Route,
     expect,
+)
+from playwright.sync_api import (
+    TimeoutError as PlaywrightTimeoutError,
 )
 
 from crowdpost.db import Database
@@ -174,14 +178,17 @@ def new_guarded_page(
 _BLOCKING_IMPACTS = ("serious", "critical")
 
 
-_SETTLED = """() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping, .htmx-added')
-    && document.getAnimations().every((a) => a.playState !== 'running')"""
+_SETTLED = """() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')
+    && document.getAnimations().every(
+        (a) => a.playState !== 'running' || a.effect?.getComputedTiming().endTime === Infinity)"""
 
 
 def settle(page: Page) -> None:
-    """Waits until no htmx request is in flight and no transition runs: a preview faded while
-    it reloads has, for that moment, too little contrast, and axe would report that moment."""
-    page.wait_for_function(_SETTLED, timeout=15_000)
+    """Waits (up to 10 s) until no htmx request is in flight and no finite transition runs: a
+    preview faded while it reloads has, for that moment, too little contrast, and axe would
+    report that moment. Endless animations (a spinner) never settle and are not waited for."""
+    with contextlib.suppress(PlaywrightTimeoutError):  # then axe reports what it sees, as before
+        page.wait_for_function(_SETTLED, timeout=10_000)
 
 
 def accessibility_violations(page: Page) -> list[dict[str, Any]]:
