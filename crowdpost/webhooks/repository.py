@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, delete, func, insert, literal, select, update
+from sqlalchemy import String, and_, case, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
@@ -24,20 +24,51 @@ from crowdpost.models import (
 from crowdpost.outbox.repository import enqueue_select
 
 _KEY = ["requester_id", "webhook_url", "event_type", "pool_id"]
+# Two-key advisory locks live in a space apart from migrate's one-key lock.
+_PG_SUBSCRIPTIONS_LOCK_CLASS = 7_041_995
+# The resolution of a stored timestamp (kit.timefmt.utcnow).
+CREATED_STEP = timedelta(milliseconds=1)
+
+
+def next_subscription_created(session: Session, requester_id: int) -> datetime:
+    """A `created` later than every subscription of the requester, held until the transaction ends.
+
+    toloka-kit pages subscriptions by `created_gt` of the last one seen, so two of one
+    requester sharing a millisecond would lose the second one from `get_webhook_subscriptions`.
+    PostgreSQL: an advisory lock per requester keeps two concurrent upserts from reading the
+    same latest value; SQLite's write transaction already holds the only write lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:lock_class, :requester_id)"),
+            {"lock_class": _PG_SUBSCRIPTIONS_LOCK_CLASS, "requester_id": requester_id},
+        )
+    latest = session.execute(
+        select(func.max(WebhookSubscription.created)).where(WebhookSubscription.requester_id == requester_id)
+    ).scalar_one_or_none()
+    now = utcnow()
+    return now if latest is None or latest < now else latest + CREATED_STEP
 
 
 def upsert_subscription(
-    session: Session, requester_id: int, *, webhook_url: str, event_type: str, pool_id: int, secret_key: str | None
+    session: Session,
+    requester_id: int,
+    *,
+    webhook_url: str,
+    event_type: str,
+    pool_id: int,
+    secret_key: str | None,
+    created: datetime,
 ) -> WebhookSubscription:
-    """Creates the subscription or, when (url, event, pool) exists, takes the new secret and
-    resumes it (a paused subscription is renewed by subscribing again)."""
+    """Creates the subscription (at `created`) or, when (url, event, pool) exists, takes the new
+    secret and resumes it (a paused subscription is renewed by subscribing again)."""
     stmt = upsert(session, WebhookSubscription).values(
         requester_id=requester_id,
         webhook_url=webhook_url,
         event_type=event_type,
         pool_id=pool_id,
         secret_key=secret_key,
-        created=utcnow(),
+        created=created,
         paused=False,
         consecutive_failures=0,
     )

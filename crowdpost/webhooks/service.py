@@ -53,6 +53,8 @@ def do_upsert_subscriptions(
             errors.setdefault(str(index), {})["pool_id"] = field_error("NOT_FOUND", "No such pool")
     if errors:
         raise ValidationFailed(errors, f"{len(errors)} of {len(forms)} subscriptions are invalid; none was stored")
+    # Each its own millisecond: toloka-kit pages subscriptions by `created_gt`.
+    first = repository.next_subscription_created(session, requester_id)
     return {
         index: repository.upsert_subscription(
             session,
@@ -61,6 +63,7 @@ def do_upsert_subscriptions(
             event_type=form.event_type.value,
             pool_id=pool_keys.get(index, 0),
             secret_key=form.secret_key,
+            created=first + index * repository.CREATED_STEP,
         )
         for index, form in enumerate(forms)
     }

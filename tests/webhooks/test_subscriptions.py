@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import httpx
 import pytest
 from toloka.client import TolokaClient
@@ -74,6 +76,21 @@ def test_toloka_kit_creates_lists_gets_and_deletes(server_url: str, db: Database
     with pytest.raises(DoesNotExistApiError):
         client.get_webhook_subscription(_id(approved))
     assert [s.id for s in client.get_webhook_subscriptions()] == [closed.id, messages.id]
+
+
+def test_subscriptions_of_one_upsert_each_get_their_own_created_so_toloka_kit_pages_them_all(
+    server_url: str, requester: RequesterInfo
+) -> None:
+    # toloka-kit pages by `created_gt` of the last one seen: two sharing a millisecond (one
+    # request writes several well within one) would drop the second from the listing.
+    client = _client(server_url, requester)
+    first = _upsert(client, *(_sub(f"http://127.0.0.1:9/{n}", "MESSAGE_RECEIVED") for n in range(7)))
+    again = _upsert(client, *(_sub(f"http://127.0.0.1:9/{n}", "POOL_CLOSED") for n in range(5)))
+    created = [s.created for s in [*first.values(), *again.values()]]
+    assert all(a is not None and b is not None and a < b for a, b in pairwise(created))
+
+    listed = list(client.get_webhook_subscriptions(batch_size=2))
+    assert [s.id for s in listed] == [s.id for s in [*first.values(), *again.values()]]
 
 
 def test_another_requesters_subscription_is_404(server_url: str, admin: Admin, requester: RequesterInfo) -> None:
