@@ -102,12 +102,19 @@ def _items(parsed: ParsedFile) -> list[dict[str, Any]]:
     return [{**row.item, LINE_KEY: row.line} for row in parsed.rows]
 
 
+# API messages reworded for a file's cells, by error code.
+_FILE_WORDING = {"FLOAT_EXPECTED": "amount must be a number such as 1.50"}
+
+
 def reasons(errors: ItemErrors) -> list[str]:
     """An item's field errors as sentences, one per field (the preview and the failed CSV)."""
     shown = {"public_title": "title", "public_message": "message"}
     out = []
     for name, problem in errors.items():
         message = problem.get("message") if isinstance(problem, dict) else str(problem)
+        if isinstance(problem, dict) and problem.get("code") in _FILE_WORDING:
+            # The API speaks of JSON; a spreadsheet's cell has no JSON type.
+            message = _FILE_WORDING[problem["code"]]
         label = shown.get(name, name)
         # The API's messages often start with the field's name already ("amount must be ...").
         out.append(str(message) if str(message).startswith(name) else f"{label}: {message}")

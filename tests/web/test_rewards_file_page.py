@@ -105,6 +105,8 @@ def test_thousand_rows_seven_bad_paid_once(
     assert "same bonus as line 2" in problems
     assert "no such Toloker" in problems
     assert "at least" in problems
+    assert "amount must be a number such as 1.50" in problems  # line 200, "abc"
+    assert "JSON" not in problems
     expect(page.locator("#total")).to_have_text("$9.93")
     expect(page.locator("#balance-after")).to_have_text("$90.07")
     assert bonus_count(db, web_requester.id) == 0  # the preview pays nothing
