@@ -1,14 +1,17 @@
-"""The timing test issue 19 demands: hostile texts are answered in under a second, and so is
-every GET sent meanwhile.
+"""The timing test issue 19 demands: hostile texts are answered in about the time of an
+ordinary text of the same size, and so is every GET sent meanwhile.
 
 Before issue 19 a 60 KB compose of plain letters kept the server from answering anything for
 more than 5 s (9 KB already took 0.26-0.56 s): the policy patterns backtracked quadratically,
 holding the GIL. Each pathological text is sent at 9 KB, 60 KB and 1 MB (over the 100,000-
 character limit, so refused with a 400 before any check reads it) as a compose, a requester
-reply and a Toloker reply, while another thread keeps sending GETs. The HTTP ones are the only
-tests that assert wall-clock time; the bound is the issue's (1 s), far above the expected
-milliseconds and far below what the quadratic patterns took. The checks themselves, run alone,
-assert linear growth instead (a ratio that a loaded machine does not move).
+reply and a Toloker reply, while another thread keeps sending GETs.
+
+No test asserts seconds alone: a loaded CI machine once took 1.25 s for a 9 KB compose that
+takes milliseconds. The bound of each answer is the issue's 1 s or, when the machine is that
+slow, a few times what an ordinary text of the same size took in the same run (measured the
+same way just before), whichever is larger; the quadratic patterns took hundreds of times
+that. The checks themselves, run alone, assert linear growth (a ratio too).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from tests.messaging.helpers import compose_body, crew, toloker_client
 from tests.security.test_text_checks import COMPOSE, PATHOLOGICAL, THREADS, Messaging
 
 LIMIT_S = 1.0
+# A hostile text may take this many times an ordinary one of its size (same run, same path).
+SLOWER_THAN_ORDINARY = 5.0
 SIZES = (9_000, 60_000, 1_000_000)
 HOST = "we.toloka.ai"
 
@@ -91,6 +96,18 @@ def _post(client: httpx.Client, path: str, body: dict[str, Any]) -> httpx.Respon
     return client.post(path, json=body)
 
 
+def _ordinary(size: int) -> str:
+    return ("Thanks for the careful work on street signs this week. " * (size // 50 + 1))[:size]
+
+
+def _bound(server_url: str, token: str, m: Messaging, size: int) -> float:
+    """The slowest an answer (or a GET meanwhile) may be at this size: the issue's second or,
+    on a machine too loaded for it, a few times an ordinary compose of the same size."""
+    body = compose_body(topic={"EN": f"ordinary {size}"}, text={"EN": _ordinary(size)}, recipients_ids=[m.worker])
+    _, seconds, slowest_get = _timed_while_probing(server_url, token, partial(_post, m.requester, COMPOSE, body))
+    return max(LIMIT_S, SLOWER_THAN_ORDINARY * max(seconds, slowest_get))
+
+
 def _assert_fast_everywhere(m: Messaging, server_url: str, token: str, name: str) -> None:
     # Warm the path once (first request compiles schemas, opens connections).
     warm = m.requester.post(COMPOSE, json=compose_body(topic={"EN": "warm"}, recipients_ids=[m.worker]))
@@ -98,12 +115,13 @@ def _assert_fast_everywhere(m: Messaging, server_url: str, token: str, name: str
     for size in SIZES:
         text = PATHOLOGICAL[name](size)
         expected = 201 if size <= TEXT_MAX_CHARS else 400
+        bound = _bound(server_url, token, m, size)
         topic = {"EN": f"{name} {size}"}
         body = compose_body(topic=topic, text={"EN": text}, recipients_ids=[m.worker])
         sent, seconds, slowest_get = _timed_while_probing(server_url, token, partial(_post, m.requester, COMPOSE, body))
         assert sent.status_code == expected, sent.text[:300]
-        assert seconds < LIMIT_S, f"compose of {size} chars took {seconds:.2f} s"
-        assert slowest_get < LIMIT_S, f"a GET during the compose of {size} chars took {slowest_get:.2f} s"
+        assert seconds < bound, f"compose of {size} chars took {seconds:.2f} s (bound {bound:.2f} s)"
+        assert slowest_get < bound, f"a GET during the compose of {size} chars took {slowest_get:.2f} s"
         if expected == 400:
             assert sent.json()["payload"]["text.EN"]["code"] == "STRING_LENGTH_GREATER_THAN_MAX"
         thread_id = sent.json()["id"] if expected == 201 else warm.json()["id"]
@@ -114,8 +132,8 @@ def _assert_fast_everywhere(m: Messaging, server_url: str, token: str, name: str
         ):
             answer, seconds, slowest_get = _timed_while_probing(server_url, token, send)
             assert answer.status_code == expected, answer.text[:300]
-            assert seconds < LIMIT_S, f"{label} of {size} chars took {seconds:.2f} s"
-            assert slowest_get < LIMIT_S, f"a GET during the {label} of {size} chars took {slowest_get:.2f} s"
+            assert seconds < bound, f"{label} of {size} chars took {seconds:.2f} s (bound {bound:.2f} s)"
+            assert slowest_get < bound, f"a GET during the {label} of {size} chars took {slowest_get:.2f} s"
 
 
 def test_long_run_of_letters_is_answered_within_a_second(
