@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +31,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Connection, event, select
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
 from crowdpost.db import Database
+from crowdpost.kit import id_order
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import service as messaging
@@ -148,6 +151,78 @@ def assert_never_skips(outcome: Outcome) -> None:
     assert set(outcome.seen) >= set(outcome.committed)
 
 
+# --- every insert into a listed table holds its claim -------------------------------------
+
+# The tables whose ids a list pages by, and the parent whose id the thread lists page by.
+THREAD_STATES = ("requester_threads", "toloker_threads")
+GUARDED = {"skills", "user_skills", "user_restrictions", "projects", "pools", "assignments"}
+GUARDED |= {"message_threads", *THREAD_STATES, "webhook_subscriptions", "webhook_deliveries"}
+TABLE_OF_KEY = {id_order.lock_key(name): name for name in GUARDED}
+WEBHOOK_SUBSCRIPTIONS_LOCK_CLASS = 7_041_995  # webhooks.repository.next_subscription_created's own lock
+INSERT_INTO = re.compile(r"\s*INSERT INTO (\w+)", re.IGNORECASE)
+
+
+@dataclass
+class _Transaction:
+    claimed: set[str] = field(default_factory=set)
+    # What was claimed when the transaction first inserted a thread (allocated its id).
+    at_first_thread: set[str] | None = None
+
+
+class InsertGuard:
+    """Watches every statement on the database's engine (the server's and the writers'): an
+    INSERT into a listed table must come after its `keep_id_order` claim in the same
+    transaction, and a thread's states after a claim taken before the thread's id was.
+    (Bonuses are COPYed under their own id lock, `rewards.repository._take_bonus_ids`.)"""
+
+    def __init__(self, db: Database) -> None:
+        self.engine = db.write_engine
+        self.open: dict[int, _Transaction] = {}
+        self.checked: Counter[str] = Counter()
+        self.violations: list[str] = []
+        self.guard = threading.Lock()
+
+    def __enter__(self) -> InsertGuard:
+        event.listen(self.engine, "before_cursor_execute", self.statement)
+        event.listen(self.engine, "commit", self.end)
+        event.listen(self.engine, "rollback", self.end)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self.statement)
+        event.remove(self.engine, "commit", self.end)
+        event.remove(self.engine, "rollback", self.end)
+
+    def end(self, conn: Connection) -> None:
+        with self.guard:
+            self.open.pop(id(conn.connection.dbapi_connection), None)
+
+    def statement(self, conn: Connection, _cursor: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        with self.guard:
+            txn = self.open.setdefault(id(conn.connection.dbapi_connection), _Transaction())
+            if "pg_advisory_xact_lock" in statement and isinstance(params, dict):
+                if params.get("lock_class") == id_order.TABLE_LOCK_CLASS:
+                    txn.claimed.add(TABLE_OF_KEY.get(params["key"], "?"))
+                elif params.get("lock_class") == WEBHOOK_SUBSCRIPTIONS_LOCK_CLASS:
+                    txn.claimed.add("webhook_subscriptions")
+            match = INSERT_INTO.match(statement)
+            if match is None or match.group(1) not in GUARDED:
+                return
+            table = match.group(1)
+            self.checked[table] += 1
+            if table == "message_threads":
+                if txn.at_first_thread is None:
+                    txn.at_first_thread = set(txn.claimed)
+                if not txn.at_first_thread & set(THREAD_STATES):
+                    self.violations.append(f"a thread inserted before any claim: {statement[:80]}")
+            elif table in THREAD_STATES:
+                before = txn.at_first_thread if txn.at_first_thread is not None else txn.claimed
+                if table not in before:
+                    self.violations.append(f"{table}: no claim before the thread id: {statement[:80]}")
+            elif table not in txn.claimed:
+                self.violations.append(f"{table}: inserted without its claim: {statement[:80]}")
+
+
 # --- the data every list needs -----------------------------------------------------------
 
 
@@ -180,10 +255,14 @@ def client(server_url: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=server_url, headers={"Authorization": f"OAuth {token}"}, timeout=30)
 
 
-def run_list(server_url: str, token: str, path: str, db: Database, write: Write) -> Outcome:
-    with client(server_url, token) as http:
+def run_list(server_url: str, token: str, path: str, db: Database, write: Write, table: str | None) -> Outcome:
+    """The race on one list; every insert it makes into a listed table (`table` among them) held
+    its claim (bonuses: None, their COPY is not a statement the guard sees)."""
+    with InsertGuard(db) as guard, client(server_url, token) as http:
         outcome = follow_while_writing(db, Follower(http, path), write)
+    assert guard.violations == []  # first: a missing claim names itself
     assert_never_skips(outcome)
+    assert table is None or guard.checked[table] > 0, guard.checked
     return outcome
 
 
@@ -227,7 +306,7 @@ def test_skills(server_url: str, admin: Admin, db: Database) -> None:
         made = skills.do_create_skill(session, crowd.rid(), SkillCreate(name=f"skill {w}-{n}"))
         return [format_id(made.id)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/skills", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/skills", db, write, "skills")
 
 
 def test_user_skills(server_url: str, admin: Admin, db: Database) -> None:
@@ -239,7 +318,7 @@ def test_user_skills(server_url: str, admin: Admin, db: Database) -> None:
         body = UserSkillSet(skill_id=skill, user_id=crowd.tolokers[n * WRITERS + w], value=1)
         return [format_id(skills.do_set_user_skill(session, crowd.rid(), body).id)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/user-skills", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/user-skills", db, write, "user_skills")
 
 
 def test_user_restrictions(server_url: str, admin: Admin, db: Database) -> None:
@@ -251,7 +330,7 @@ def test_user_restrictions(server_url: str, admin: Admin, db: Database) -> None:
         assert created
         return [format_id(row.id)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/user-restrictions", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/user-restrictions", db, write, "user_restrictions")
 
 
 def test_projects(server_url: str, admin: Admin, db: Database) -> None:
@@ -260,7 +339,7 @@ def test_projects(server_url: str, admin: Admin, db: Database) -> None:
     def write(session: Session, w: int, n: int) -> list[str]:
         return [format_id(pools.do_create_project(session, crowd.rid(), {"public_name": f"P {w}-{n}"}).id)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/projects", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/projects", db, write, "projects")
 
 
 def test_pools(server_url: str, admin: Admin, db: Database) -> None:
@@ -271,7 +350,7 @@ def test_pools(server_url: str, admin: Admin, db: Database) -> None:
         body = {"project_id": project, "private_name": f"pool {w}-{n}"}
         return [format_id(pools.do_create_pool(session, crowd.rid(), body).id)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/pools", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/pools", db, write, "pools")
 
 
 def test_assignments(server_url: str, admin: Admin, db: Database) -> None:
@@ -283,7 +362,7 @@ def test_assignments(server_url: str, admin: Admin, db: Database) -> None:
         items = [AssignmentIn(user_id=u, pool_id=pool) for u in crowd.tolokers]
         return [format_id(int(row["id"])) for row in imports.do_import_assignments(session, items)]
 
-    outcome = run_list(server_url, crowd.requesters[0].token, "/api/v1/assignments", db, write)
+    outcome = run_list(server_url, crowd.requesters[0].token, "/api/v1/assignments", db, write, "assignments")
     assert len(outcome.seen) == 2 + 2 * ROUNDS * WRITERS * PER_WRITER  # the crowd's own two, then the batches
 
 
@@ -293,7 +372,7 @@ def test_requester_bonuses(server_url: str, admin: Admin, db: Database, settings
     def write(session: Session, w: int, n: int) -> list[str]:
         return [pay(session, settings, crowd.rid(), crowd.tolokers[w], n)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/user-bonuses", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/user-bonuses", db, write, None)
 
 
 def test_toloker_bonuses(server_url: str, admin: Admin, db: Database, settings: Settings) -> None:
@@ -303,7 +382,7 @@ def test_toloker_bonuses(server_url: str, admin: Admin, db: Database, settings: 
     def write(session: Session, w: int, n: int) -> list[str]:
         return [pay(session, settings, crowd.rid(w), toloker, n)]
 
-    run_list(server_url, admin.toloker_token(toloker), "/api/toloker/v1/bonuses", db, write)
+    run_list(server_url, admin.toloker_token(toloker), "/api/toloker/v1/bonuses", db, write, None)
 
 
 def test_requester_message_threads(server_url: str, admin: Admin, db: Database, settings: Settings) -> None:
@@ -322,7 +401,7 @@ def test_requester_message_threads(server_url: str, admin: Admin, db: Database, 
         reply = toloker_service.do_toloker_reply(session, crowd.tolokers[w], earlier[n], {"EN": f"reply {n}"})
         return [str(reply["id"])]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/message-threads", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/message-threads", db, write, "requester_threads")
 
 
 def test_toloker_message_threads(server_url: str, admin: Admin, db: Database, settings: Settings) -> None:
@@ -339,7 +418,7 @@ def test_toloker_message_threads(server_url: str, admin: Admin, db: Database, se
             return [compose(session, settings, rid, n, None)]
         return [bonus_thread(session, pay(session, settings, rid, toloker, n))]
 
-    run_list(server_url, admin.toloker_token(toloker), "/api/toloker/v1/message-threads", db, write)
+    run_list(server_url, admin.toloker_token(toloker), "/api/toloker/v1/message-threads", db, write, "toloker_threads")
 
 
 def test_operations(server_url: str, admin: Admin, db: Database) -> None:
@@ -379,7 +458,7 @@ def test_webhook_subscriptions(server_url: str, admin: Admin, db: Database, sett
         made = webhooks.do_upsert_subscriptions(session, settings, crowd.rid(), body)
         return [format_id(made[0].id)]
 
-    run_list(server_url, crowd.requesters[0].token, "/api/v1/webhook-subscriptions", db, write)
+    run_list(server_url, crowd.requesters[0].token, "/api/v1/webhook-subscriptions", db, write, "webhook_subscriptions")
 
 
 def test_webhook_deliveries(server_url: str, admin: Admin, db: Database, settings: Settings) -> None:
@@ -411,4 +490,4 @@ def test_webhook_deliveries(server_url: str, admin: Admin, db: Database, setting
         return [format_id(session.execute(row).scalar_one())]
 
     path = f"/api/v1/webhook-subscriptions/{format_id(subscription)}/deliveries"
-    run_list(server_url, crowd.requesters[0].token, path, db, write)
+    run_list(server_url, crowd.requesters[0].token, path, db, write, "webhook_deliveries")

@@ -90,8 +90,10 @@ def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[
     first = repository.recent_duplicate(session, key, utcnow() - DEDUPE_WINDOW)
     if first is not None:
         return get_toloker_thread(session, user_id, format_id(first))
+    # A first reply makes a conversation thread, whose id pages both lists; later ones upsert rows
+    # that exist (claimed anyway: every insert into a listed table holds its claim).
+    keep_id_order(session, *_both_sides(thread.requester_id, user_id))
     if thread.kind == ThreadKind.COMPOSE:
-        keep_id_order(session, *_both_sides(thread.requester_id, user_id))  # the conversation's id pages both lists
         target_id = repository.conversation_id(session, thread, user_id, utcnow())
         target = repository.get_thread(session, target_id)
     else:
