@@ -260,6 +260,8 @@ def run_list(server_url: str, token: str, path: str, db: Database, write: Write,
     its claim (bonuses: None, their COPY is not a statement the guard sees)."""
     with InsertGuard(db) as guard, client(server_url, token) as http:
         outcome = follow_while_writing(db, Follower(http, path), write)
+    # Shown with `pytest -s`: the figures docs/architecture.md quotes.
+    print(f"{path}: {len(outcome.committed)} rows committed, {len(outcome.missed)} skipped, {ROUNDS} rounds")
     assert guard.violations == []  # first: a missing claim names itself
     assert_never_skips(outcome)
     assert table is None or guard.checked[table] > 0, guard.checked
