@@ -14,7 +14,7 @@ of that scope sees ids appear in increasing order.
 
 - A claim on a few scopes (a requester, a Toloker, a subscription) takes the table's lock in
   SHARED mode and one exclusive lock per scope: writers of different scopes run side by side.
-- A claim on every scope (`scopes=None`, or more than `MAX_SCOPE_LOCKS` of them: an ALL send
+- A claim on every scope (`scopes=None`, or more than `MAX_SCOPE_LOCKS` of them; an ALL send
   fans out to 100,000 Tolokers in one INSERT ... SELECT) takes the table's lock EXCLUSIVE:
   one lock instead of 100,000 (which would exhaust `max_locks_per_transaction`), at the price
   of serializing that table's writers for this transaction's insert-to-commit window.
@@ -47,9 +47,12 @@ from sqlalchemy.types import Integer
 
 TABLE_LOCK_CLASS = 7_041_996
 SCOPE_LOCK_CLASS = 7_041_997
-# Above this many scopes one exclusive table lock replaces the per-scope locks: it bounds the
-# lock table's use per transaction (PostgreSQL's default is 64 slots per connection, shared).
-MAX_SCOPE_LOCKS = 100
+# Above this many scopes one exclusive table lock replaces the per-scope locks. The lock table
+# holds max_locks_per_transaction (default 64) x max_connections entries, shared by everyone:
+# staying under half of a connection's share leaves room for the rest of the transaction and
+# for every connection doing the same (a DIRECT send names up to 100 Tolokers: those above 32
+# take the table's lock).
+MAX_SCOPE_LOCKS = 32
 
 _TABLE_EXCLUSIVE = text("SELECT pg_advisory_xact_lock(:lock_class, :key)")
 _TABLE_SHARED = text("SELECT pg_advisory_xact_lock_shared(:lock_class, :key)")
