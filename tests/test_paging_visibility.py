@@ -39,9 +39,9 @@ from crowdpost.db import Database
 from crowdpost.kit import id_order
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow
+from crowdpost.messaging import platform, toloker_service
 from crowdpost.messaging import service as messaging
-from crowdpost.messaging import toloker_service
-from crowdpost.messaging.schemas import ComposeForm, SelectType
+from crowdpost.messaging.schemas import ComposeForm, PlatformMessageForm, SelectType
 from crowdpost.models import MessageThread, WebhookDelivery
 from crowdpost.operations import service as operations
 from crowdpost.rewards import service as rewards
@@ -388,10 +388,17 @@ def test_toloker_bonuses(server_url: str, admin: Admin, db: Database, settings: 
 
 
 def test_requester_message_threads(server_url: str, admin: Admin, db: Database, settings: Settings) -> None:
-    """Writers: the requester's own sends (ALL, DIRECT) and Tolokers' first replies to earlier
-    sends (each opens a conversation thread in the requester's INBOX)."""
+    """Writers: every way a thread reaches a requester's list. Their own sends (ALL, DIRECT);
+    Tolokers' first replies to earlier sends (each opens a conversation in the INBOX); and in
+    turn a SYSTEM notification, the operator's platform message, a Toloker's appeal."""
     crowd = make_crowd(admin, db, tolokers=WRITERS)
     rid = crowd.rid()
+    appellant = crowd.tolokers[3]
+    rejected = [
+        {"user_id": appellant, "pool_id": crowd.pools[0], "status": "REJECTED", "rejected": utcnow().isoformat()}
+        for _ in range(ROUNDS * PER_WRITER)
+    ]
+    appealable = admin.add_assignments(rejected)
     with db.transaction() as session:
         earlier = [compose(session, settings, rid, -1 - n, None) for n in range(ROUNDS * PER_WRITER)]
 
@@ -400,8 +407,15 @@ def test_requester_message_threads(server_url: str, admin: Admin, db: Database, 
             return [compose(session, settings, rid, n, None)]
         if w == 1:
             return [compose(session, settings, rid, n, [crowd.tolokers[n % WRITERS]])]
-        reply = toloker_service.do_toloker_reply(session, crowd.tolokers[w], earlier[n], {"EN": f"reply {n}"})
-        return [str(reply["id"])]
+        if w == 2:
+            reply = toloker_service.do_toloker_reply(session, crowd.tolokers[w], earlier[n], {"EN": f"reply {n}"})
+            return [str(reply["id"])]
+        if n % 3 == 0:
+            return [format_id(platform.do_system_thread(session, rid, {"EN": "Note"}, {"EN": f"note {n}"}))]
+        if n % 3 == 1:
+            form = PlatformMessageForm(topic={"EN": "News"}, text={"EN": f"news {n}"}, requester_ids=[format_id(rid)])
+            return [str(platform.do_platform_message(session, form)["id"])]
+        return [str(toloker_service.do_appeal(session, appellant, appealable[n], f"appeal {n}")["id"])]
 
     run_list(server_url, crowd.requesters[0].token, "/api/v1/message-threads", db, write, "requester_threads")
 
