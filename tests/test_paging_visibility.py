@@ -421,18 +421,26 @@ def test_requester_message_threads(server_url: str, admin: Admin, db: Database, 
 
 
 def test_toloker_message_threads(server_url: str, admin: Admin, db: Database, settings: Settings) -> None:
-    """Several requesters write to one Toloker at once: DIRECT and ALL sends, bonuses with a message."""
+    """Several requesters write to one Toloker at once (DIRECT and ALL sends, bonuses with a
+    message) while the Toloker's own first replies open conversation threads."""
     crowd = make_crowd(admin, db, requesters=WRITERS, tolokers=2)
     toloker = crowd.tolokers[0]
+    with db.transaction() as session:
+        sent = [
+            compose(session, settings, crowd.rid(), -1 - n, [toloker]) for n in range(ROUNDS * PER_WRITER * WRITERS)
+        ]
 
     def write(session: Session, w: int, n: int) -> list[str]:
         rid = crowd.rid(w)
-        kind = (w + n) % 3
+        kind = (w + n) % 4
         if kind == 0:
             return [compose(session, settings, rid, n, [toloker])]
         if kind == 1:
             return [compose(session, settings, rid, n, None)]
-        return [bonus_thread(session, pay(session, settings, rid, toloker, n))]
+        if kind == 2:
+            return [bonus_thread(session, pay(session, settings, rid, toloker, n))]
+        reply = toloker_service.do_toloker_reply(session, toloker, sent[n * WRITERS + w], {"EN": f"reply {n}"})
+        return [str(reply["id"])]
 
     run_list(server_url, admin.toloker_token(toloker), "/api/toloker/v1/message-threads", db, write, "toloker_threads")
 
