@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.events import MessagesReceived, publish
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.ids import format_id, parse_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import policy, repository
@@ -47,6 +48,7 @@ def do_platform_message(session: Session, form: PlatformMessageForm) -> dict[str
             _raise_unknown(unknown)
     now = utcnow()
     topic = policy.sanitize_lang_map(form.topic, markup=False)
+    keep_id_order(session, Claim("requester_threads", wanted))  # requesters page by thread id; None: all of them
     thread = repository.add_thread(
         session, requester_id=None, kind=ThreadKind.PLATFORM.value, topic=topic, answerable=False
     )
@@ -72,6 +74,7 @@ def do_system_thread(
     project_id: int | None = None,
 ) -> int:
     """An automatic notification to one requester, in the caller's transaction."""
+    keep_id_order(session, Claim("requester_threads", [requester_id]))  # the requester pages by thread id
     thread = repository.add_thread(
         session,
         requester_id=requester_id,
@@ -131,7 +134,12 @@ def do_bonus_threads(session: Session, requester_id: int, bonus_ids: tuple[int, 
 
 
 def _bonus_threads(session: Session, requester_id: int, group: tuple[int, int] | list[int]) -> int:
-    # Every row is this requester's bonus: their public id is the sender.
+    # Every row is this requester's bonus: their public id is the sender. Their Tolokers page by
+    # thread id and a batch reaches any number of them: the whole table's lock, until commit
+    # (bonus payments are serialized by the bonus id lock already, so it costs them nothing).
+    # The requester's own lock too, first: a SYSTEM thread the same transaction may write next
+    # (a low balance) then finds it held, and the locks keep the order every writer takes them in.
+    keep_id_order(session, Claim("requester_threads", [requester_id]), Claim("toloker_threads"))
     return repository.bonus_threads(session, requester_id, group, format_id(requester_id), utcnow())
 
 

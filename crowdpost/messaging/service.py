@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from crowdpost.config import Settings
 from crowdpost.errors import ConflictState, TooManyRequests, ValidationFailed, field_error
 from crowdpost.events import MessagesReceived, publish
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
@@ -190,6 +191,8 @@ def do_compose(
             }
         )
     topic = policy.sanitize_lang_map(form.topic, markup=False)
+    # Both sides page by thread id: lock before it is allocated (a FILTER/ALL send: every Toloker).
+    keep_id_order(session, Claim("requester_threads", [requester_id]), Claim("toloker_threads", req.recipients_ids))
     thread = repository.add_thread(
         session,
         requester_id=requester_id,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState
 from crowdpost.events import MessagesReceived, publish
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.ids import format_id, load_by_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
@@ -71,6 +72,13 @@ def _land_toloker_message(
     publish(session, MessagesReceived("REQUESTER", message_id, message_id))
 
 
+def _both_sides(requester_id: int | None, user_id: str) -> tuple[Claim, Claim]:
+    """A new thread between a requester and a Toloker: a row in each one's list, by thread id."""
+    return Claim("requester_threads", [requester_id] if requester_id is not None else []), Claim(
+        "toloker_threads", [user_id]
+    )
+
+
 def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[str, str]) -> dict[str, Any]:
     """Returns the thread the reply landed in (the Toloker's own conversation thread)."""
     state = folders.thread_state(session, Participant.toloker(user_id), public_id)
@@ -82,6 +90,9 @@ def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[
     first = repository.recent_duplicate(session, key, utcnow() - DEDUPE_WINDOW)
     if first is not None:
         return get_toloker_thread(session, user_id, format_id(first))
+    # A first reply makes a conversation thread, whose id pages both lists; later ones upsert rows
+    # that exist (claimed anyway: every insert into a listed table holds its claim).
+    keep_id_order(session, *_both_sides(thread.requester_id, user_id))
     if thread.kind == ThreadKind.COMPOSE:
         target_id = repository.conversation_id(session, thread, user_id, utcnow())
         target = repository.get_thread(session, target_id)
@@ -110,6 +121,7 @@ def do_appeal(session: Session, user_id: str, assignment_public_id: str, text_va
     texts = {"EN": text_value}
     check_texts(None, texts)
     topic = {"EN": f"Appeal: assignment {format_id(assignment.id)}"}
+    keep_id_order(session, *_both_sides(assignment.requester_id, user_id))  # the appeal's id pages both lists
     created = repository.add_appeal_thread(
         session,
         requester_id=assignment.requester_id,

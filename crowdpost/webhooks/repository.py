@@ -10,6 +10,7 @@ from sqlalchemy import String, and_, case, cast, delete, func, insert, literal, 
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import (
@@ -26,6 +27,10 @@ from crowdpost.outbox.repository import enqueue_select
 _KEY = ["requester_id", "webhook_url", "event_type", "pool_id"]
 # Two-key advisory locks live in a space apart from migrate's one-key lock.
 _PG_SUBSCRIPTIONS_LOCK_CLASS = 7_041_995
+# A subscription's delivery log pages by id_gt. One worker transaction logs a batch's successes
+# and then each failure: one lock for the whole table (not one per subscription, taken in two
+# steps in different orders by two workers, which could deadlock); logging is short and rare.
+DELIVERY_LOG = Claim("webhook_deliveries")
 # The resolution of a stored timestamp (kit.timefmt.utcnow).
 CREATED_STEP = timedelta(milliseconds=1)
 
@@ -287,6 +292,7 @@ def record_successes(session: Session, attempts: Sequence[dict[str, Any]]) -> No
     their subscriptions' runs of failures: two statements however many."""
     if not attempts:
         return
+    keep_id_order(session, DELIVERY_LOG)
     session.execute(insert(WebhookDelivery), list(attempts))
     ids = sorted({int(a["subscription_id"]) for a in attempts})
     session.execute(
@@ -312,6 +318,7 @@ def record_delivery(
     """Logs one attempt and counts it: a success resets the run of failures, a failure adds
     one and pauses the subscription when the run reaches `pause_after`. The subscription
     when this attempt paused it, else None."""
+    keep_id_order(session, DELIVERY_LOG)
     session.execute(
         insert(WebhookDelivery).values(
             subscription_id=subscription_id,

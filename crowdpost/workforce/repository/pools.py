@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.models import Pool, Project
 
@@ -18,6 +19,7 @@ Row = TypeVar("Row", Project, Pool)
 
 
 def add(session: Session, row: Row) -> Row:
+    keep_id_order(session, Claim(row.__tablename__, [row.requester_id]))  # GET /projects, /pools page by id_gt
     session.add(row)
     session.flush()
     return row

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import UserRestriction
@@ -45,6 +46,7 @@ def same_active_ban(
 
 
 def add_ban(session: Session, row: UserRestriction) -> UserRestriction:
+    keep_id_order(session, Claim("user_restrictions", [row.requester_id]))  # GET /user-restrictions pages by id_gt
     session.add(row)
     session.flush()
     return row

@@ -13,6 +13,7 @@ from sqlalchemy import Select, delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import Skill, UserSkill, UserSkillChange
@@ -39,6 +40,7 @@ def add_skill(
         spec=spec,
         created=created,
     )
+    keep_id_order(session, Claim("skills", [requester_id]))  # GET /skills pages by id_gt
     session.add(skill)
     session.flush()
     return skill
@@ -67,6 +69,7 @@ def upsert_user_skill(
     expires: datetime | None,
 ) -> UserSkill:
     """Insert or update the value, and record the change; the row as stored."""
+    keep_id_order(session, Claim("user_skills", [requester_id]))  # GET /user-skills pages by id_gt
     stmt = upsert(session, UserSkill).values(
         requester_id=requester_id,
         skill_id=skill_id,

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import chunks, upsert
+from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.models import Assignment, Pool, RequesterToloker, Toloker, TolokerLanguage
 
 # SQLite allows 32,766 bound parameters per statement; stay well below it.
@@ -62,6 +63,8 @@ def pools_by_id(session: Session, pool_ids: Iterable[int]) -> dict[int, tuple[in
 
 def insert_assignments(session: Session, rows: Sequence[dict[str, Any]]) -> list[int]:
     """The new ids, in the order of `rows`."""
+    # GET /assignments pages each requester's by id_gt; a batch may span many requesters.
+    keep_id_order(session, Claim("assignments", {row["requester_id"] for row in rows}))
     new_ids = session.execute(insert(Assignment).returning(Assignment.id, sort_by_parameter_order=True), rows)
     return list(new_ids.scalars())
 
