@@ -124,7 +124,8 @@ def _numbers(value: Any) -> set[int]:
 
 def _leaf_holds(place: Place, leaf: dict[str, Any], rows: list[Row], uid: str) -> bool:
     if leaf["category"] == "profile":
-        return place.countries[uid] == leaf["value"]
+        same: bool = place.countries[uid] == leaf["value"]
+        return same
     wanted = _numbers(leaf["value"])
     ours = {"A", "B", "C"}  # the calling requester's pools
     if leaf["key"] == "pool_id":
