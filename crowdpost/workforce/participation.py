@@ -150,11 +150,13 @@ def condition(
     """The leaf as one boolean term of the outer query, whose Toloker id is `user_id`.
 
     As a conjunct of the top-level "and" (`as_set`) a positive leaf is `user_id IN (SELECT
-    user_id ... [GROUP BY user_id HAVING count(*) >= n])`: the set is read once through
-    `ix_assignments_pool_id_status` and the planner may drive the whole query from it.
-    Anywhere else, and negated, it is a per-Toloker `[NOT] EXISTS` probe through
-    `ix_assignments_user_id_requester_id` (a Toloker has few assignments per requester), which
-    PostgreSQL turns into a semi- or anti-join at the top level, as the skill conditions."""
+    user_id ... [GROUP BY user_id HAVING count(*) >= n])`: the set is read once from the
+    covering `ix_assignments_requester_id_pool_id_user_id` (requester, pool, user, status,
+    created), a pool's Tolokers in user_id order, so SQLite builds the set by appending and
+    groups without a sort; the planner may drive the whole query from it. Anywhere else, and
+    negated, it is a per-Toloker `[NOT] EXISTS` probe: one seek of the same index per pool,
+    status and created checked in the index, which PostgreSQL turns into a semi- or anti-join
+    at the top level, as the skill conditions."""
     rows = _assignments(found, key, requester_id)
     if as_set and not negate:
         return user_id.in_(_at_least(rows, found.min_count))
