@@ -24,6 +24,7 @@ from sqlalchemy import select
 from crowdpost.db import Database
 from crowdpost.kit.ids import parse_id
 from crowdpost.models import TolokerThread
+from crowdpost.rewards import group_bonus
 from crowdpost.workforce.participation import STATUSES
 from crowdpost.workforce.schemas import AssignmentIn, AudienceRequest
 from crowdpost.workforce.service.audience import audience_select
@@ -344,6 +345,25 @@ def test_a_filter_compose_reaches_exactly_the_participants(admin: Admin, place: 
     assert reached == {t[0], t[2]}
 
 
+def test_a_group_bonus_plans_the_same_participants(admin: Admin, place: Place) -> None:
+    t = place.tolokers
+    admin.add_assignments(
+        [
+            {"user_id": t[0], "pool_id": place.pools["B"], "status": "ACCEPTED"},
+            {"user_id": t[0], "pool_id": place.pools["B"], "status": "ACCEPTED"},
+            {"user_id": t[1], "pool_id": place.pools["B"], "status": "ACCEPTED"},
+            {"user_id": t[2], "pool_id": place.pools["D"], "status": "ACCEPTED"},
+        ]
+    )
+    flt = {"and": [_assignment("pool_id", "IN", [place.pools["B"], place.pools["D"]], min_count=2)]}
+
+    with place.db.transaction(write=False) as session:
+        planned = group_bonus.plan(session, place.requester_id, group_bonus.Audience("FILTER", recipients_filter=flt))
+        members = set(session.execute(planned.members).scalars())
+
+    assert (planned.counts.count, members) == (1, {t[0]})
+
+
 BAD_LEAVES: list[tuple[dict[str, Any], str, str]] = [
     (_assignment("task_id", "EQ", "12"), "key", "UNKNOWN_ENUM_VALUE"),
     (_assignment("pool_id", "GT", "12"), "operator", "UNKNOWN_ENUM_VALUE"),
@@ -390,3 +410,12 @@ def test_bad_participation_leaves_are_400s_naming_the_field(workplace: Workplace
         assert list(body["payload"]) == [path], (leaf, body)
         assert body["payload"][path]["code"] == code, (leaf, body)
         assert path in body["message"]
+
+
+def test_the_dry_run_documents_the_assignment_category(http: httpx.Client) -> None:
+    openapi = http.get("/openapi.json").json()
+    description = openapi["paths"]["/api/v1/recipients/count"]["post"]["description"]
+
+    assert '"category": "assignment"' in description
+    for word in ("pool_id", "project_id", "status", "min_count", "since", "NOT_IN"):
+        assert word in description, word
