@@ -50,6 +50,10 @@ class Assignment(Base):
         Index("ix_assignments_requester_id_id", "requester_id", "id"),
         Index("ix_assignments_pool_id_status", "pool_id", "status"),
         Index("ix_assignments_user_id_requester_id", "user_id", "requester_id"),
+        # Audiences by participation (workforce/participation.py), covering: a pool's Tolokers
+        # come out in user_id order (a sorted, cheap IN set, GROUP BY without a sort), and a
+        # per-Toloker probe checks status and created without reading the table.
+        Index("ix_assignments_requester_id_pool_id_user_id", "requester_id", "pool_id", "user_id", "status", "created"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

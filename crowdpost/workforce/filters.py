@@ -2,14 +2,16 @@
 
     {"and": [leaf | group, ...]}   {"or": [...]}   nested to any depth (capped at MAX_DEPTH)
     leaf: {"category": "skill" | "profile" | "computed", "key", "operator", "value"}
+          {"category": "assignment", "key": "pool_id" | "project_id", "operator", "value",
+           "status"?, "min_count"?, "since"?}     (ours: see `participation.py`)
 
 `parse_filter` validates the whole document first (size, shape, key, operator, value
 type) and raises ValidationFailed naming the path of the first problem, e.g.
 `recipients_filter.and.1.or.0.value`. `compile_filter` turns the parsed tree into a
 single SQLAlchemy boolean expression: profile and computed keys are column comparisons
-on `tolokers`, languages a substring test of `tolokers.language_list`, and skills are
-sub-selects over covering indexes (see `compile_filter` for which form where). Nothing
-is loaded into Python.
+on `tolokers`, languages a substring test of `tolokers.language_list`, and skills and
+participation are sub-selects over indexes (see `compile_filter` for which form where).
+Nothing is loaded into Python.
 
 Semantics (also in the description of `POST /api/v1/recipients/count`):
 - `NE` is exactly the complement of `EQ`, and `NOT_IN` of `IN`: a Toloker whose value
@@ -20,6 +22,11 @@ Semantics (also in the description of `POST /api/v1/recipients/count`):
   requester's skills are visible; another requester's skill id matches nobody.
 - `UNKNOWN` as the value of an enumerated computed key means "not detected" (NULL).
 - Regions and cities compare by id (no region hierarchy is stored).
+- `assignment` (ours, not Toloka's): `EQ`/`IN` select Tolokers with at least `min_count`
+  (default 1) of this requester's assignments in the given pools (`key: pool_id`) or in the
+  pools of the given projects (`key: project_id`), counted together, optionally only with the
+  given `status` list and created at or after `since`; `NE`/`NOT_IN` are the complement ("has
+  no such assignments"). Another requester's pool or project selects nobody.
 
 Where it sits: a compiler, used by `repository/audience.py` (compile_filter) and by the
 services (parse_filter, to check a pool's filter); it runs no statement itself, so it stays
@@ -42,6 +49,7 @@ from crowdpost.kit.jsonwire import dumps
 from crowdpost.kit.language_list import speaks
 from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import Toloker, UserSkill
+from crowdpost.workforce import participation
 from crowdpost.workforce.profile import ClientType, DeviceCategory, Education, Gender, OsFamily, UserAgentType
 
 MAX_FILTER_CHARS = 10_000
@@ -76,6 +84,7 @@ class Kind(StrEnum):
     TEXT = "text"
     LANGUAGE = "language"
     SKILL = "skill"
+    PARTICIPATION = "participation"
 
 
 @dataclass(frozen=True)
@@ -118,8 +127,11 @@ KEYS: dict[str, KeySpec] = {
     },
 }
 SKILL_SPEC = KeySpec("skill", ORDERED, Kind.SKILL)
-CATEGORIES = ("skill", "profile", "computed")
+PARTICIPATION_SPEC = KeySpec(participation.CATEGORY, EQUALITY | MEMBERSHIP, Kind.PARTICIPATION)
+CATEGORIES = ("skill", "profile", "computed", participation.CATEGORY)
 _LEAF_FIELDS = frozenset({"category", "key", "operator", "value"})
+_ANY_LEAF_FIELDS = _LEAF_FIELDS | participation.FIELDS
+_CATEGORY_FIELDS = {participation.CATEGORY: _ANY_LEAF_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -128,7 +140,8 @@ class Leaf:
     category: str
     key: str
     operator: Operator
-    # Normalized: str, bool, int, Decimal, or None ("unknown" / "no skill").
+    # Normalized: str, bool, int, Decimal, or None ("unknown" / "no skill"); for the
+    # `assignment` category a participation.Participation.
     value: Any
 
 
@@ -188,7 +201,7 @@ def _group(raw: dict[str, Any], path: str, depth: int) -> Group:
 
 def _leaf(raw: dict[str, Any], path: str) -> Leaf:
     for name in raw:
-        if name not in _LEAF_FIELDS:
+        if name not in _ANY_LEAF_FIELDS:
             raise _fail(f"{path}.{name}", "VALUE_NOT_ALLOWED", f"unknown field {name!r} in a condition")
     for name in ("category", "key", "operator"):
         if raw.get(name) is None:
@@ -196,16 +209,30 @@ def _leaf(raw: dict[str, Any], path: str) -> Leaf:
     category = raw["category"]
     if not isinstance(category, str) or category.lower() not in CATEGORIES:
         raise _fail(
-            f"{path}.category", "UNKNOWN_ENUM_VALUE", "category must be skill, profile or computed", *CATEGORIES
+            f"{path}.category",
+            "UNKNOWN_ENUM_VALUE",
+            "category must be skill, profile, computed or assignment",
+            *CATEGORIES,
         )
     category = category.lower()
+    allowed = _CATEGORY_FIELDS.get(category, _LEAF_FIELDS)
+    for name in raw:
+        if name not in allowed:
+            raise _fail(f"{path}.{name}", "VALUE_NOT_ALLOWED", f"{name!r} belongs to assignment conditions only")
     key, spec = _key(raw["key"], category, f"{path}.key")
     operator = _operator(raw["operator"], spec, key, f"{path}.operator")
-    value = _value(raw.get("value"), spec, operator, key, f"{path}.value")
+    if spec is PARTICIPATION_SPEC:
+        value = participation.parse(raw, key, many=operator in MEMBERSHIP, path=path)
+    else:
+        value = _value(raw.get("value"), spec, operator, key, f"{path}.value")
     return Leaf(path, category, key, operator, value)
 
 
 def _key(raw: Any, category: str, path: str) -> tuple[str, KeySpec]:
+    if category == participation.CATEGORY:
+        if raw not in participation.KEYS:
+            raise _fail(path, "UNKNOWN_ENUM_VALUE", f"unknown assignment key {raw!r}", *participation.KEYS)
+        return raw, PARTICIPATION_SPEC
     if category == "skill":
         text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
         if not isinstance(text, str) or not text.isdigit() or not text.isascii() or len(text) > 18:
@@ -317,7 +344,7 @@ _CHECKERS = {
     Kind.TEXT: _as_text,
     Kind.LANGUAGE: _as_language,
     Kind.SKILL: _as_skill,
-}
+}  # Kind.PARTICIPATION: participation.parse reads the value with the leaf's other fields
 _EXPECTED = {
     Kind.ENUM: "UNKNOWN_ENUM_VALUE",
     Kind.COUNTRY: "PATTERN_MISMATCH",
@@ -347,7 +374,7 @@ def uses_profile(node: Node) -> bool:
     """Whether the condition reads `tolokers` columns (the caller joins the table only then)."""
     if isinstance(node, Group):
         return any(uses_profile(m) for m in node.members)
-    return node.category != "skill"
+    return node.category not in ("skill", participation.CATEGORY)
 
 
 def compile_filter(node: Node, *, requester_id: int, user_id: UserIdColumn) -> ColumnElement[bool]:
@@ -372,6 +399,11 @@ def _compile(node: Node, requester_id: int, user_id: UserIdColumn, *, top_level:
         return and_(*parts) if node.conjunction == "and" else or_(*parts)
     if node.category == "skill":
         return _skill_condition(node, requester_id, user_id, as_set=top_level)
+    if node.category == participation.CATEGORY:
+        negate = node.operator in (Operator.NE, Operator.NOT_IN)
+        return participation.condition(
+            node.value, node.key, negate=negate, requester_id=requester_id, user_id=user_id, as_set=top_level
+        )
     if node.key == "languages":
         found = speaks(Toloker.language_list, node.value)
         return found if node.operator is Operator.IN else ~found
@@ -380,9 +412,12 @@ def _compile(node: Node, requester_id: int, user_id: UserIdColumn, *, top_level:
 
 
 def _cost(node: Node) -> int:
-    """Rough per-Toloker cost: a column comparison 0, a substring test 1, a skill probe 2."""
+    """Rough per-Toloker cost: a column comparison 0, a substring test 1, a skill probe 2,
+    a participation probe 3 (it reads the assignment rows, not only an index)."""
     if isinstance(node, Group):
         return sum(_cost(m) for m in node.members)
+    if node.category == participation.CATEGORY:
+        return 3
     return 2 if node.category == "skill" else 1 if node.key == "languages" else 0
 
 

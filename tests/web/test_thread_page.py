@@ -192,6 +192,29 @@ def test_filter_in_words() -> None:
     assert thread._leaf_text(leaf, {}) == "Skill 7 < 55.5"
 
 
+def test_participation_filter_in_words() -> None:
+    tree = filters.parse_filter(
+        {
+            "or": [
+                {"category": "assignment", "key": "pool_id", "operator": "IN", "value": ["13", "12"]},
+                {
+                    "category": "assignment",
+                    "key": "project_id",
+                    "operator": "NE",
+                    "value": "000000000004",
+                    "status": ["SUBMITTED", "ACCEPTED"],
+                    "min_count": 2,
+                    "since": "2026-11-01T09:30:00",
+                },
+            ]
+        }
+    )
+    assert thread._node_text(tree, {}, True) == (
+        "Worked in pool 000000000012 or 000000000013 or Did not work in project 000000000004"
+        " (at least 2 assignments; accepted or submitted; since 1 Nov 2026 09:30 UTC)"
+    )
+
+
 # --- the data the pages show ----------------------------------------------------------------
 
 

@@ -50,6 +50,8 @@ from crowdpost.web.session import FormUserDep, PageUserDep
 from crowdpost.web.templating import is_htmx, render
 from crowdpost.workforce import filters as audience_filters
 from crowdpost.workforce import views as workforce_views
+from crowdpost.workforce.participation import CATEGORY as PARTICIPATION
+from crowdpost.workforce.participation import Participation
 from crowdpost.workforce.profile import AssignmentStatus
 from crowdpost.workforce.schemas import AssignmentPatch
 from crowdpost.workforce.service import assignments, skills
@@ -363,8 +365,26 @@ def _value_text(leaf: audience_filters.Leaf) -> str:
     return text
 
 
+def _participation_text(leaf: audience_filters.Leaf) -> str:
+    """`Worked in pool 000000000012 or 000000000013 (at least 2 assignments; accepted; since 1 Nov 2026)`."""
+    found: Participation = leaf.value
+    kind = "pool" if leaf.key == "pool_id" else "project"
+    verb = "Did not work" if leaf.operator.value in ("NE", "NOT_IN") else "Worked"
+    details = []
+    if found.min_count > 1:
+        details.append(f"at least {found.min_count} assignments")
+    if found.statuses:
+        details.append(" or ".join(status.lower() for status in found.statuses))
+    if found.since is not None:
+        details.append(f"since {found.since:%-d %b %Y %H:%M} UTC")
+    places = " or ".join(format_id(place) for place in found.ids)
+    return f"{verb} in {kind} {places}" + (f" ({'; '.join(details)})" if details else "")
+
+
 def _leaf_text(leaf: audience_filters.Leaf, skill_names: dict[str, str]) -> str:
     operator = leaf.operator.value
+    if leaf.category == PARTICIPATION:
+        return _participation_text(leaf)
     if leaf.category == "skill":
         name = skill_names.get(leaf.key)
         label = f"Skill “{name}”" if name else f"Skill {leaf.key}"

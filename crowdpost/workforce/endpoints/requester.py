@@ -275,6 +275,17 @@ is unknown matches `NE` and never `EQ`; `GT`/`GTE`/`LT`/`LTE` need a value. A sk
 skill's TTL count as unset; only your own skills are visible. `UNKNOWN` as the value of an
 enumerated computed key means "not detected". A bad filter is a 400 `VALIDATION_ERROR` whose
 payload names the path, e.g. `recipients_filter.and.1.or.0.value`.
+
+Categories: Toloka's `skill`, `profile` and `computed`, and ours, `assignment` (audiences by
+participation, no hidden-skill workaround needed):
+`{"category": "assignment", "key": "pool_id" | "project_id", "operator": "EQ" | "NE" | "IN" | "NOT_IN",
+"value": "12" | ["12", "13"], "status": ["ACCEPTED", ...], "min_count": 1, "since": "2026-11-01T00:00:00"}`.
+`EQ`/`IN` select Tolokers with at least `min_count` (default 1) of your assignments in the given
+pools, or in the pools of the given projects, counted together; `status` (optional, any of
+`ACTIVE SUBMITTED ACCEPTED REJECTED EXPIRED SKIPPED`) keeps only those statuses; `since`
+(optional, UTC unless it carries an offset) only assignments created at or after it.
+`NE`/`NOT_IN` mean "has no such assignments" (the exact complement). `EQ`/`NE` take one id,
+`IN`/`NOT_IN` one or a list of up to 100. Another requester's pool or project selects nobody.
 """
 
 
