@@ -1,7 +1,7 @@
 """workforce: a covering index for audiences by participation
 
 Revision ID: 0015_participation_index
-Revises: 0013
+Revises: 0005 (the workforce branch)
 Create Date: 2026-12-05 12:00:00
 
 `assignment` filter leaves (workforce/participation.py) read a requester's assignments by pool.
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0015_participation_index"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
