@@ -32,18 +32,12 @@ def upgrade() -> None:
     op.create_table(
         _TABLE,
         sa.Column("id", _ID, nullable=False),
-        sa.Column("requester_id", _ID, nullable=False),
+        sa.Column("requester_id", sa.BigInteger(), nullable=False),
         sa.Column("thread_id", _ID, nullable=False),
         sa.Column("user_id", sa.String(), nullable=False),
         sa.Column("outcome", sa.String(length=24), nullable=False),
         sa.Column("bulk", sa.Boolean(), nullable=False),
         sa.Column("created", sa.DateTime(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["requester_id"],
-            ["requesters.id"],
-            name=op.f("fk_recipient_outcomes_requester_id_requesters"),
-            ondelete="CASCADE",
-        ),
         sa.ForeignKeyConstraint(
             ["thread_id"],
             ["message_threads.id"],
