@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import select, text, update
 
 from crowdpost.db import Database
+from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import RecipientOutcome
 from tests.fixtures.factories import Admin, RequesterInfo, create_project_and_pool
 from tests.messaging.helpers import compose_body, crew
@@ -135,3 +136,16 @@ def test_direct_messages_and_replies_are_never_capped(
     bulk = requester_http.post(COMPOSE, json=compose_body("FILTER", recipients_filter=country("FR")))
     assert bulk.status_code == 400  # over the cap, nobody is left to receive it
     assert "bulk cap" in bulk.json()["message"]
+
+
+def test_the_planner_setting_a_bulk_send_changes_is_put_back(db: Database, requester: RequesterInfo) -> None:
+    """PostgreSQL: the send turns nested loops off for its cap statements only (`set_config`
+    local to the transaction) and puts the setting back; the rest of the request plans as usual."""
+    from crowdpost.messaging.outcomes import BulkCap, count_capped
+    from crowdpost.models import RequesterToloker
+
+    with db.transaction(write=False) as session:
+        members = select(RequesterToloker.user_id).where(RequesterToloker.requester_id == int(requester.id))
+        assert count_capped(session, int(requester.id), members, BulkCap.week(CAP, utcnow())) == 0
+        if session.get_bind().dialect.name == "postgresql":
+            assert session.execute(text("SELECT current_setting('enable_nestloop')")).scalar_one() == "on"
