@@ -155,7 +155,12 @@ def addressed(found: Candidates, req: AudienceRequest) -> Select[str, str | None
     (`left_out`): NULL (they receive), 'BANNED', and for DIRECT ids also 'UNKNOWN' (no such
     Toloker) or 'NOT_YOURS' (never started this requester's tasks). A FILTER or ALL send
     addresses its candidates (bans are the only reason to leave one out); a DIRECT send the
-    ids as given, each once."""
+    ids as given, each once.
+
+    Telling 'UNKNOWN' from 'NOT_YOURS' is what issue 14 asks of a send's outcomes; it is also
+    the one place a requester can learn whether an id they never worked with is a Toloker
+    (bans, skills, bonuses and the dry run answer both alike). Answering 'UNKNOWN' for both
+    here closes it."""
     if req.select_type != "DIRECT":
         banned = case((is_banned(found.requester_id, RequesterToloker.user_id), "BANNED"), else_=null())
         return found.stmt.add_columns(banned.label("left_out"))
