@@ -7,7 +7,11 @@
    runs as its own process; one `POST /message-threads/compose` (ALL). The response is
    sent after the commit, so its latency is the time to committed delivery. Peak server
    RSS is the process's VmHWM. Baseline: a bare `INSERT INTO scratch SELECT user_id FROM
-   requester_tolokers` of the same rows in the same database.
+   requester_tolokers` of the same rows in the same database. Every send writes one
+   `recipient_outcomes` row per addressed Toloker (counted after the send) and checks the
+   bulk cap inside the same statement; a second ALL send (the day's quota raised for the
+   bench) then runs against a week of history: every Toloker has the first send's delivery,
+   and one in three two more (seeded in SQL), so that third is LEFT_OUT_CAPPED.
 2. Listing and search with M threads stored for one requester (built in SQL, the FTS
    index filled by the same trigger/GIN index the app uses): `list_requester_threads`
    (the service the endpoint calls: a page of 50 with messages) for random pages of the
@@ -87,10 +91,48 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _send_all(base: str, token: str, text_value: str) -> tuple[dict[str, Any], float]:
+    body = {"recipients_select_type": "ALL", "topic": {"EN": "News"}, "text": {"EN": text_value}}
+    started = time.perf_counter()
+    response = httpx.post(
+        f"{base}/api/v1/message-threads/compose",
+        json=body,
+        headers={"Authorization": f"OAuth {token}"},
+        timeout=120,
+    )
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 201, response.text
+    thread: dict[str, Any] = response.json()
+    return thread, elapsed
+
+
+def outcome_rows(engine: Engine, thread_id: str) -> int:
+    with engine.connect() as conn:
+        stmt = text("SELECT count(*) FROM recipient_outcomes WHERE thread_id = :t")
+        return int(conn.execute(stmt, {"t": int(thread_id)}).scalar_one())
+
+
+def seed_history(engine: Engine, requester_id: int, thread_id: str) -> None:
+    """Two more bulk deliveries yesterday for every third Toloker (ids t000000003, t000000006, ...)."""
+    sqlite = engine.dialect.name == "sqlite"
+    every_third = "CAST(substr(id, 2) AS INTEGER) % 3 = 0" if sqlite else "substr(id, 2)::int % 3 = 0"
+    yesterday = "datetime('now', '-1 day')" if sqlite else "now() at time zone 'utc' - interval '1 day'"
+    true = "1" if sqlite else "true"
+    with engine.begin() as conn:
+        for _ in range(2):
+            conn.execute(
+                text(
+                    "INSERT INTO recipient_outcomes (requester_id, thread_id, user_id, outcome, bulk, created) "
+                    f"SELECT {requester_id}, {int(thread_id)}, id, 'DELIVERED', {true}, {yesterday} FROM tolokers"
+                    f" WHERE {every_third}"
+                )
+            )
+
+
 def bench_send(url: str, n: int) -> dict[str, Any]:
     engine = make_engine(url)
     upgrade(engine)
-    with server(url, worker=False) as (base, proc):
+    with server(url, worker=False, extra_env={"CROWDPOST_ALL_SENDS_PER_DAY": "2"}) as (base, proc):
         created = httpx.post(
             f"{base}/api/admin/v1/requesters",
             json={"public_name": "Bench"},
@@ -99,32 +141,32 @@ def bench_send(url: str, n: int) -> dict[str, Any]:
         requester_id = int(created["id"])
         seed_tolokers(engine, requester_id, n)
         rss_before = peak_rss_mb(proc.pid)
-        body = {"recipients_select_type": "ALL", "topic": {"EN": "News"}, "text": {"EN": "A new pool is open."}}
-        started = time.perf_counter()
-        response = httpx.post(
-            f"{base}/api/v1/message-threads/compose",
-            json=body,
-            headers={"Authorization": f"OAuth {created['token']}"},
-            timeout=120,
-        )
-        elapsed = time.perf_counter() - started
+        first, elapsed = _send_all(base, created["token"], "A new pool is open.")
         rss = peak_rss_mb(proc.pid)
-    assert response.status_code == 201, response.text
-    delivered = response.json()["delivery"]["delivered"]
+        rows = outcome_rows(engine, first["id"])
+        seed_history(engine, requester_id, first["id"])
+        second, capped_elapsed = _send_all(base, created["token"], "Another pool is open.")
+        capped_rss = peak_rss_mb(proc.pid)
+    delivered = first["delivery"]["delivered"]
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE bench_scratch (user_id VARCHAR(64), thread_id BIGINT)"))
         started = time.perf_counter()
         conn.execute(text("INSERT INTO bench_scratch SELECT user_id, 1 FROM requester_tolokers"))
         baseline = time.perf_counter() - started
         conn.execute(text("DROP TABLE bench_scratch"))
-    engine.dispose()
-    return {
+    result = {
         "delivered": delivered,
+        "outcome_rows": rows,
         "seconds": elapsed,
         "rss_mb": rss,
         "rss_before_mb": rss_before,
         "baseline": baseline,
+        "capped_outcomes": second["outcomes"],
+        "capped_seconds": capped_elapsed,
+        "capped_rss_mb": capped_rss,
     }
+    engine.dispose()
+    return result
 
 
 def seed_threads(engine: Engine, requester_id: int, m: int) -> None:
@@ -223,6 +265,26 @@ def bench_reads(url: str, m: int, runs: int) -> dict[str, tuple[float, float]]:
     return results
 
 
+OUTCOME_TABLE_HEAD = [
+    "The same sends with their per-recipient outcomes (`recipient_outcomes`, one row per addressed"
+    " Toloker, and the bulk cap inside the same statement); the second ALL send runs against a week"
+    " of history in which a third of the Tolokers already had 3 bulk messages:",
+    "",
+    "| backend | outcome rows | time to committed delivery | peak server RSS"
+    " | 2nd ALL send: delivered / capped | its time | peak server RSS after it |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
+def outcome_row(name: str, send: dict[str, Any]) -> str:
+    capped = send["capped_outcomes"]
+    return (
+        f"| {name} | {send['outcome_rows']:,} | {send['seconds']:.2f} s | {send['rss_mb']:.0f} MB"
+        f" (idle {send['rss_before_mb']:.0f} MB) | {capped['DELIVERED']:,} / {capped['LEFT_OUT_CAPPED']:,}"
+        f" | {send['capped_seconds']:.2f} s | {send['capped_rss_mb']:.0f} MB |"
+    )
+
+
 def render(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
     lines = [
         SECTION,
@@ -240,6 +302,9 @@ def render(rows: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
             f"| {name} | {send['delivered']:,} | {send['seconds']:.2f} s | {send['baseline']:.2f} s"
             f" | {send['rss_mb']:.0f} MB (idle {send['rss_before_mb']:.0f} MB) |"
         )
+    lines += ["", *OUTCOME_TABLE_HEAD]
+    for name, row in rows.items():
+        lines.append(outcome_row(name, row["send"]))
     lines += ["", f"Reads with {args.threads:,} threads stored for one requester (p50 / p99):", ""]
     lines += ["| backend | query | p50 | p99 |", "|---|---|---|---|"]
     for name, row in rows.items():
@@ -270,6 +335,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--send-only", action="store_true", help="only the ALL sends; writes nothing")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     rows: dict[str, dict[str, Any]] = {}
@@ -280,9 +346,14 @@ def main() -> None:
         ):
             send = bench_send(url, args.tolokers)
             print(name, "send", send, flush=True)
+            print(outcome_row(name, send), flush=True)
+            if args.send_only:
+                continue
             reads = bench_reads(url, args.threads, args.runs)
             print(name, "reads", {k: (_ms(a), _ms(b)) for k, (a, b) in reads.items()}, flush=True)
             rows[name] = {"send": send, "reads": reads}
+    if args.send_only:
+        return
     section = render(rows, args)
     print(section)
     if not args.no_write:

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     all_recipients_min_started: int = 2
     all_sends_per_day: int = 1
     targeted_sends_per_day: int = 100_000
+    # FILTER and ALL sends reach a Toloker at most this many times per requester in 7 days
+    # (the guide: "Don't send too many bulk emails"); over it they are left out, LEFT_OUT_CAPPED.
+    bulk_messages_per_toloker_week: int = Field(3, ge=1)
 
     # Page sign-in: a web session ends after this long unused, and this long after sign-in
     # whatever its use; this many failed sign-ins within the lock window lock the account

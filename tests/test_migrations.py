@@ -91,3 +91,18 @@ def test_language_list_is_backfilled_from_toloker_languages(db: Database) -> Non
     assert lists["old-2"] == ""
     # SQLite's group_concat has no order; the filter only tests membership.
     assert lists["old-1"] in ("|EN|RU|", "|RU|EN|")
+
+
+def test_recipient_outcomes_downgrade_and_upgrade(db: Database) -> None:
+    """0014_recipient_outcomes goes down to 0013 (its table, `read_at` and the two counts gone,
+    threads and their rows kept) and up again."""
+    config = alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0013")
+        inspector = inspect(conn)
+        assert "recipient_outcomes" not in inspector.get_table_names()
+        assert "read_at" not in {c["name"] for c in inspector.get_columns("toloker_threads")}
+        assert "capped_count" not in {c["name"] for c in inspector.get_columns("message_threads")}
+    upgrade(db.engine)
+    assert is_up_to_date(db.engine)

@@ -40,6 +40,8 @@ def test_list_and_get_answers_match_their_documented_schemas(
         ("/api/v1/message-threads", "/api/v1/message-threads"),
         ("/api/v1/message-threads/{thread_id}", f"/api/v1/message-threads/{thread_id}"),
         ("/api/v1/message-threads/counts", "/api/v1/message-threads/counts"),
+        # Read by the worker below first: `read_at` holds a datetime in its wire form.
+        ("/api/v1/message-threads/{thread_id}/recipients", f"/api/v1/message-threads/{thread_id}/recipients"),
     ]
     toloker_gets = [
         ("/api/toloker/v1/bonuses", "/bonuses"),
@@ -49,11 +51,17 @@ def test_list_and_get_answers_match_their_documented_schemas(
     ]
     admin_http = httpx.Client(base_url=server_url, headers={"Authorization": f"OAuth {ADMIN_TOKEN}"}, timeout=30)
     with toloker_client(server_url, admin, worker) as toloker, admin_http:
+        read = toloker.post(f"/message-threads/{thread_id}/remove-from-folders", json={"folders": ["UNREAD"]})
+        assert read.status_code == 201, read.text
         answers = [(template, requester_http.get(url)) for template, url in requester_gets]
         answers += [(template, toloker.get(url)) for template, url in toloker_gets]
         answers.append(
             ("/api/admin/v1/requesters/{requester_id}", admin_http.get(f"/api/admin/v1/requesters/{requester.id}"))
         )
+    recipients = dict(answers)["/api/v1/message-threads/{thread_id}/recipients"].json()["items"]
+    assert [r["read"] for r in recipients] == [True]
+    assert "+" not in recipients[0]["read_at"]  # naive UTC, as every datetime on the wire
+    assert "Z" not in recipients[0]["read_at"]
     for template, response in answers:
         assert response.status_code == 200, (template, response.text)
         body = response.json()

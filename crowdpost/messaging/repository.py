@@ -241,7 +241,15 @@ def set_flags(session: Session, who: Participant, thread_id: int | None, values:
     stmt = update(who.state).where(who.owns())
     if thread_id is not None:
         stmt = stmt.where(who.state.thread_id == thread_id)
-    return rows_written(session, stmt.values(**values))
+    return rows_written(session, stmt.values(**values, **_first_read(who, values)))
+
+
+def _first_read(who: Participant, values: dict[str, Any]) -> dict[str, Any]:
+    """A Toloker's rows that stop being unread keep when that first happened (`read_at`, which
+    a send's recipients list shows): set once, kept when the thread is unread again."""
+    if who.state is TolokerThread and values.get("unread") is False:
+        return {"read_at": func.coalesce(TolokerThread.read_at, utcnow())}
+    return {}
 
 
 def mark_all_read(
@@ -254,7 +262,8 @@ def mark_all_read(
         # Only a requester's rows name the other side (a Toloker's is always a requester).
         assert who.state is RequesterThread
         stmt = stmt.where(RequesterThread.interlocutor_role == interlocutor_role)
-    return rows_written(session, stmt.values(unread=False))
+    values: dict[str, Any] = {"unread": False}
+    return rows_written(session, stmt.values(**values, **_first_read(who, values)))
 
 
 def notify_recipients(session: Session, thread_id: int, user_id: str | None = None) -> None:

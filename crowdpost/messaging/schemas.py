@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crowdpost.kit.schemas import LanguageCode
+from crowdpost.kit.schemas import LanguageCode, WireDateTime
 
 TOPIC_MAX_CHARS = 1000
 TEXT_MAX_CHARS = 100_000
@@ -59,6 +59,16 @@ class InterlocutorRole(StrEnum):
     REQUESTER = "REQUESTER"
     ADMINISTRATOR = "ADMINISTRATOR"
     SYSTEM = "SYSTEM"
+
+
+class Outcome(StrEnum):
+    """What became of one addressed Toloker of a send (`recipient_outcomes.outcome`)."""
+
+    DELIVERED = "DELIVERED"
+    LEFT_OUT_BANNED = "LEFT_OUT_BANNED"  # an active ban by this requester
+    LEFT_OUT_UNKNOWN = "LEFT_OUT_UNKNOWN"  # no such Toloker (DIRECT)
+    LEFT_OUT_NOT_YOURS = "LEFT_OUT_NOT_YOURS"  # never started this requester's tasks (DIRECT)
+    LEFT_OUT_CAPPED = "LEFT_OUT_CAPPED"  # over the bulk cap (FILTER, ALL)
 
 
 class ThreadKind(StrEnum):
@@ -151,6 +161,33 @@ class DeliveryView(BaseModel):
     unknown: int
 
 
+class OutcomeCounts(BaseModel):
+    """A sent thread's `recipient_outcomes`, counted at send time (extension)."""
+
+    DELIVERED: int
+    LEFT_OUT_BANNED: int
+    LEFT_OUT_UNKNOWN: int
+    LEFT_OUT_NOT_YOURS: int
+    LEFT_OUT_CAPPED: int
+
+
+class RecipientView(BaseModel):
+    """One addressed Toloker of a send (`GET /message-threads/{id}/recipients`, extension)."""
+
+    id: str
+    user_id: str
+    outcome: Outcome
+    read: bool
+    read_at: WireDateTime | None = None
+    replied: bool
+    reply_thread_id: str | None = None
+
+
+class RecipientPage(BaseModel):
+    items: list[RecipientView]
+    has_more: bool
+
+
 class PolicyWarning(BaseModel):
     code: str
     field: str
@@ -159,7 +196,7 @@ class PolicyWarning(BaseModel):
 
 
 class MessageThreadView(BaseModel):
-    """Toloka's MessageThreadViewV1 (+ `delivery`, `appeal_deadline`, `policy_warnings`)."""
+    """Toloka's MessageThreadViewV1 (+ `delivery`, `outcomes`, `appeal_deadline`, `policy_warnings`)."""
 
     id: str
     topic: dict[str, str]
@@ -174,6 +211,7 @@ class MessageThreadView(BaseModel):
     parent_id: str | None = None
     created: str
     delivery: DeliveryView | None = None
+    outcomes: OutcomeCounts | None = None
     appeal_deadline: str | None = None
     policy_warnings: list[PolicyWarning] | None = None
 

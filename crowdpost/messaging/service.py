@@ -14,20 +14,20 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
-from crowdpost.errors import ConflictState, TooManyRequests, ValidationFailed, field_error
+from crowdpost.errors import ConflictState, DoesNotExist, TooManyRequests, ValidationFailed, field_error
 from crowdpost.events import MessagesReceived, publish
 from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.messaging import folders, policy, repository, views
+from crowdpost.messaging import folders, outcomes, policy, repository, views
 
 # Re-exported: the value types callers pass to the services (pages import them from here, as
 # no other domain may import this domain's repository).
@@ -39,12 +39,13 @@ from crowdpost.messaging.schemas import (
     TOPIC_MAX_CHARS,
     ComposeForm,
     InterlocutorRole,
+    Outcome,
     SelectType,
     ThreadKind,
 )
 from crowdpost.models import MessageThread
 from crowdpost.workforce.schemas import AudienceRequest
-from crowdpost.workforce.service.audience import check_audience_request, count_audience, plan_audience
+from crowdpost.workforce.service.audience import AudiencePlan, check_audience_request, plan_audience
 
 DEDUPE_WINDOW = timedelta(seconds=60)
 REPLYABLE_KINDS = frozenset({ThreadKind.COMPOSE, ThreadKind.CONVERSATION, ThreadKind.APPEAL})
@@ -116,9 +117,18 @@ def list_requester_threads(
 # --- composing --------------------------------------------------------------------------
 
 
-def check_compose(form: ComposeForm, requester_id: int) -> AudienceRequest:
+def check_compose(form: ComposeForm, requester_id: int, *, ignore_cap: bool = False) -> AudienceRequest:
     check_texts(form.topic, form.text)
     select_type = form.recipients_select_type
+    if ignore_cap and select_type == SelectType.ALL:
+        raise ValidationFailed(
+            {
+                "ignore_cap": field_error(
+                    "VALUE_NOT_ALLOWED", "an ALL send cannot ignore the bulk cap; use FILTER", select_type.value
+                )
+            },
+            "ignore_cap=true is allowed for FILTER sends only",
+        )
     req = AudienceRequest(
         requester_id=requester_id,
         select_type=select_type.value,
@@ -137,21 +147,45 @@ def check_compose(form: ComposeForm, requester_id: int) -> AudienceRequest:
     return req
 
 
-def do_dry_run(session: Session, settings: Settings, requester_id: int, form: ComposeForm) -> dict[str, Any]:
-    req = check_compose(form, requester_id)
-    counts = count_audience(session, req, min_started=settings.all_recipients_min_started)
+def do_dry_run(
+    session: Session, settings: Settings, requester_id: int, form: ComposeForm, *, ignore_cap: bool = False
+) -> dict[str, Any]:
+    req = check_compose(form, requester_id, ignore_cap=ignore_cap)
+    plan = plan_audience(session, req, min_started=settings.all_recipients_min_started)
+    counts = plan.counts
+    cap = bulk_cap(settings, form.recipients_select_type, ignore_cap, utcnow())
+    capped = outcomes.count_capped(session, requester_id, plan.members, cap) if cap is not None else 0
+    excluded: dict[str, Any] = {
+        "banned": counts.banned,
+        "unknown": counts.unknown,
+        "banned_ids": counts.banned_ids,
+        "unknown_ids": counts.unknown_ids,
+        "capped": capped,
+    }
+    if capped:
+        excluded["capped_reason"] = cap_reason(settings)
     return {
         "dry_run": True,
         "recipients_select_type": req.select_type,
-        "recipients_count": counts.count,
-        "excluded": {
-            "banned": counts.banned,
-            "unknown": counts.unknown,
-            "banned_ids": counts.banned_ids,
-            "unknown_ids": counts.unknown_ids,
-        },
+        "recipients_count": counts.count - capped,
+        "excluded": excluded,
         "policy_warnings": policy.check_policy(form.topic, form.text, public_host(settings)),
     }
+
+
+def bulk_cap(settings: Settings, select_type: SelectType, ignore_cap: bool, now: datetime) -> outcomes.BulkCap | None:
+    """The cap a send is checked against: FILTER and ALL sends, unless a FILTER ignores it."""
+    if select_type == SelectType.DIRECT or ignore_cap:
+        return None
+    return outcomes.BulkCap.week(settings.bulk_messages_per_toloker_week, now)
+
+
+def cap_reason(settings: Settings) -> str:
+    limit = settings.bulk_messages_per_toloker_week
+    return (
+        f"already received {limit} bulk (FILTER or ALL) message{'s' if limit != 1 else ''} from you "
+        "in the last 7 days; direct messages and replies are not counted"
+    )
 
 
 def check_quota(session: Session, settings: Settings, requester_id: int, select_type: SelectType) -> None:
@@ -166,13 +200,23 @@ def check_quota(session: Session, settings: Settings, requester_id: int, select_
 
 
 def do_compose(
-    session: Session, settings: Settings, requester_id: int, form: ComposeForm, *, strict: bool = False
+    session: Session,
+    settings: Settings,
+    requester_id: int,
+    form: ComposeForm,
+    *,
+    strict: bool = False,
+    ignore_cap: bool = False,
+    refuse_unknown: bool = False,
 ) -> dict[str, Any]:
-    """One requester thread (OUTBOX), one message, one Toloker row per recipient."""
+    """One requester thread (OUTBOX), one message, one outcome row per addressed Toloker and
+    one Toloker row per recipient. DIRECT ids that are no Toloker or never worked for the
+    requester are left out like banned ones (their outcome says which); `refuse_unknown`
+    (the Messages page, which names them beside To first) refuses the send instead."""
     warnings = policy.check_policy(form.topic, form.text, public_host(settings))
     policy.raise_if_strict(warnings, strict)
-    req = check_compose(form, requester_id)
-    key = dedupe_key("compose", requester_id, form.model_dump(mode="json"))
+    req = check_compose(form, requester_id, ignore_cap=ignore_cap)
+    key = dedupe_key("compose", requester_id, form.model_dump(mode="json"), ignore_cap)
     now = utcnow()
     first = repository.recent_duplicate(session, key, now - DEDUPE_WINDOW)
     if first is not None:
@@ -180,7 +224,7 @@ def do_compose(
     check_quota(session, settings, requester_id, form.recipients_select_type)
     plan = plan_audience(session, req, min_started=settings.all_recipients_min_started)
     counts = plan.counts
-    if counts.unknown_ids:
+    if refuse_unknown and counts.unknown_ids:
         raise ValidationFailed(
             {
                 "recipients_ids": field_error(
@@ -204,13 +248,12 @@ def do_compose(
         recipients_filter=req.recipients_filter,
         created=now,
     )
-    delivered = repository.fan_out(session, plan.members, thread.id, requester_id, now)
+    delivered = _do_deliver(session, settings, thread, plan, ignore_cap=ignore_cap, now=now)
     if delivered == 0:
         raise ValidationFailed(
             {"recipients": field_error("VALUE_REQUIRED", "no Toloker receives this message", counts.banned)},
-            "No recipients: nobody matches, or everyone who does is banned",
+            "No recipients: nobody matches, or everyone who does is banned, unknown or over the bulk cap",
         )
-    thread.delivered_count, thread.banned_count, thread.unknown_count = delivered, counts.banned, counts.unknown
     sender = format_id(requester_id)
     message_id = write_message(
         session, NewMessage(thread.id, requester_id, InterlocutorRole.REQUESTER.value, sender, form.text, topic, key)
@@ -226,6 +269,51 @@ def do_compose(
     )
     session.flush()
     return {**get_requester_thread(session, requester_id, format_id(thread.id)), "policy_warnings": warnings}
+
+
+def _do_deliver(
+    session: Session, settings: Settings, thread: MessageThread, plan: AudiencePlan, *, ignore_cap: bool, now: datetime
+) -> int:
+    """The send's outcome rows (one INSERT ... SELECT from the audience, the bulk cap inside it),
+    then one Toloker row per DELIVERED one (one INSERT ... SELECT from those rows), then the
+    thread's counts from the rows just written: all in the caller's transaction, in the database.
+    How many were delivered."""
+    assert plan.addressed is not None
+    assert thread.requester_id is not None
+    select_type = SelectType(plan.request.select_type)
+    cap = bulk_cap(settings, select_type, ignore_cap, now)
+    if cap is not None:
+        outcomes.lock_bulk_sends(session, thread.requester_id)
+    outcomes.record(
+        session,
+        plan.addressed,
+        thread_id=thread.id,
+        requester_id=thread.requester_id,
+        bulk=select_type != SelectType.DIRECT,
+        cap=cap,
+        now=now,
+    )
+    repository.fan_out(session, outcomes.delivered(thread.id), thread.id, thread.requester_id, now)
+    counted = outcomes.counts(session, thread.requester_id, thread.id)
+    thread.delivered_count = counted[Outcome.DELIVERED]
+    thread.banned_count = counted[Outcome.LEFT_OUT_BANNED]
+    thread.unknown_count = counted[Outcome.LEFT_OUT_UNKNOWN]
+    thread.not_yours_count = counted[Outcome.LEFT_OUT_NOT_YOURS]
+    thread.capped_count = counted[Outcome.LEFT_OUT_CAPPED]
+    return thread.delivered_count
+
+
+def list_recipients(
+    session: Session, requester_id: int, public_id: str, filters: outcomes.RecipientFilters, params: ListParams
+) -> dict[str, Any]:
+    """A sent thread's addressed Tolokers with their outcomes (404 unless it is the requester's
+    composed thread)."""
+    state = folders.thread_state(session, Participant.requester(requester_id), public_id)
+    thread = repository.get_thread(session, state.thread_id)
+    if thread.kind != ThreadKind.COMPOSE.value or thread.requester_id != requester_id:
+        raise DoesNotExist(f"Message thread {public_id} has no recipients list")
+    rows, has_more = outcomes.recipients_page(session, requester_id, thread.id, filters, params)
+    return {"items": [views.recipient_view(row) for row in rows], "has_more": has_more}
 
 
 # --- replying ------------------------------------------------------------------------

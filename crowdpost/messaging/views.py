@@ -1,6 +1,6 @@
 """Threads in Toloka's MessageThreadViewV1 shape, as each participant sees them.
 
-A requester sees every language and, on sends, `compose_details` and `delivery`; a
+A requester sees every language and, on sends, `compose_details`, `delivery` and `outcomes`; a
 Toloker sees one language per text (theirs, else EN, else any) and never the audience.
 """
 
@@ -16,7 +16,7 @@ from crowdpost.kit.ids import format_id
 from crowdpost.kit.language_choice import pick_language
 from crowdpost.messaging import policy, repository
 from crowdpost.messaging.repository import Participant, State
-from crowdpost.messaging.schemas import FOLDER_COLUMNS, Folder, InterlocutorRole, SelectType, ThreadKind
+from crowdpost.messaging.schemas import FOLDER_COLUMNS, Folder, InterlocutorRole, Outcome, SelectType, ThreadKind
 from crowdpost.models import Message, MessageThread, RequesterThread, TolokerThread
 
 ADMINISTRATOR_ID = "ADMINISTRATOR"
@@ -109,6 +109,14 @@ def requester_view(
             "banned": thread.banned_count,
             "unknown": thread.unknown_count,
         }
+        # Every outcome's count (an extension block: toloka-kit keeps unknown keys aside).
+        view["outcomes"] = {
+            Outcome.DELIVERED.value: thread.delivered_count,
+            Outcome.LEFT_OUT_BANNED.value: thread.banned_count,
+            Outcome.LEFT_OUT_UNKNOWN.value: thread.unknown_count,
+            Outcome.LEFT_OUT_NOT_YOURS.value: thread.not_yours_count,
+            Outcome.LEFT_OUT_CAPPED.value: thread.capped_count,
+        }
     return view
 
 
@@ -165,3 +173,16 @@ def participant_views(session: Session, who: Participant, states: Sequence[State
     if who.state is RequesterThread:
         return requester_views(session, cast(Sequence[RequesterThread], states))
     return toloker_views(session, cast(Sequence[TolokerThread], states), str(who.owner))
+
+
+def recipient_view(row: Any) -> dict[str, Any]:
+    """One row of `outcomes.recipients_page`: (id, user_id, outcome, read_at, reply_thread_id)."""
+    return {
+        "id": format_id(row.id),
+        "user_id": row.user_id,
+        "outcome": row.outcome,
+        "read": row.read_at is not None,
+        "read_at": row.read_at,
+        "replied": row.reply_thread_id is not None,
+        "reply_thread_id": format_id(row.reply_thread_id) if row.reply_thread_id is not None else None,
+    }

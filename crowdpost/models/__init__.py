@@ -5,7 +5,14 @@ from crowdpost.models.bonus import Bonus, BonusOperationChunk, BonusRequestCount
 from crowdpost.models.bonus_file import BonusFile
 from crowdpost.models.email import ServerSecret
 from crowdpost.models.job import Job
-from crowdpost.models.message import Message, MessageQuota, MessageThread, RequesterThread, TolokerThread
+from crowdpost.models.message import (
+    Message,
+    MessageQuota,
+    MessageThread,
+    RecipientOutcome,
+    RequesterThread,
+    TolokerThread,
+)
 from crowdpost.models.operation import Operation
 from crowdpost.models.outbox import OutboxItem
 from crowdpost.models.project import Assignment, Pool, Project, RequesterToloker
@@ -32,6 +39,7 @@ __all__ = [
     "OutboxItem",
     "Pool",
     "Project",
+    "RecipientOutcome",
     "Requester",
     "RequesterThread",
     "RequesterToloker",

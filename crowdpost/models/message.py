@@ -5,6 +5,7 @@
     requester_threads    a requester's view of a thread (folder flags), keyed (requester_id, thread_id)
     toloker_threads      a Toloker's view of a thread (folder flags), keyed (user_id, thread_id)
     message_quotas       per requester, per UTC day, per kind of send: how many were made
+    recipient_outcomes   per composed thread, one row per addressed Toloker: delivered or why left out
 
 A send to 100,000 Tolokers writes one thread, one message, one requester row and
 100,000 `toloker_threads` rows (one INSERT ... SELECT from the audience query), as
@@ -24,7 +25,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crowdpost.models.base import Base, BigIntPK, JSONType, created_column
+from crowdpost.models.base import Base, BigIntPK, JSONType, UTCDateTime, created_column
 
 ThreadFK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -82,6 +83,10 @@ class MessageThread(Base):
     delivered_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     banned_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     unknown_count: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    # With the two above, a composed thread's `recipient_outcomes` counted once at send time
+    # (a view of 50 sent threads must not count 50 x 100,000 rows).
+    not_yours_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
+    capped_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0", nullable=False)
     pool_id: Mapped[int | None] = mapped_column(BigInteger)
     project_id: Mapped[int | None] = mapped_column(BigInteger)
     assignment_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -161,6 +166,50 @@ class TolokerThread(Base):
     notification: Mapped[bool] = _flag()
     important: Mapped[bool] = _flag()
     unread: Mapped[bool] = _flag()
+    # When the Toloker first read the thread (NULL: never). Set once by the UPDATE that clears
+    # `unread` (`repository.set_flags`, `mark_all_read`) and kept when the thread is unread again
+    # (marked unread, or a new message from the requester): "read" in a send's outcomes means
+    # the Toloker has seen the message, which a later flag change does not undo.
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecipientOutcome(Base):
+    """What became of one addressed Toloker of a composed thread: `DELIVERED` or the reason
+    they were left out. Written by one INSERT ... SELECT per send (`messaging.outcomes`);
+    whether a delivered Toloker read or replied is not stored here but read at query time
+    from their `toloker_threads` row (`read_at`) and their reply thread (`parent_id`,
+    `toloker_id`), so reading or replying writes nothing extra."""
+
+    __tablename__ = "recipient_outcomes"
+    __table_args__ = (
+        # The recipients list of one thread, paged by id.
+        Index("ix_recipient_outcomes_thread_id_id", "thread_id", "id"),
+        # The bulk cap: a Toloker's bulk deliveries from one requester since a time, one range
+        # per Toloker; only the rows the cap counts are in it.
+        Index(
+            "ix_recipient_outcomes_bulk_delivered",
+            "requester_id",
+            "user_id",
+            "created",
+            sqlite_where=text("bulk = 1 AND outcome = 'DELIVERED'"),
+            postgresql_where=text("bulk AND outcome = 'DELIVERED'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    # The thread's requester (no foreign key: the thread's cascades the row away, and a key
+    # check per row cost a send to 100,000 Tolokers 0.5-1 s on PostgreSQL).
+    requester_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    thread_id: Mapped[int] = mapped_column(
+        ThreadFK, ForeignKey("message_threads.id", ondelete="CASCADE"), nullable=False
+    )
+    # As addressed: an unknown id is no Toloker, so no foreign key.
+    user_id: Mapped[str] = mapped_column(String, nullable=False)
+    # DELIVERED, LEFT_OUT_BANNED, LEFT_OUT_UNKNOWN, LEFT_OUT_NOT_YOURS, LEFT_OUT_CAPPED
+    outcome: Mapped[str] = mapped_column(String(24), nullable=False)
+    # A FILTER or ALL send: its deliveries count against the bulk cap.
+    bulk: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    created: Mapped[datetime] = created_column()
 
 
 class MessageQuota(Base):

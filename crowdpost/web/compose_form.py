@@ -646,11 +646,16 @@ class Preview:
     unknown: int
     banned_ids: list[str]
     unknown_ids: list[str]
+    capped: int = 0  # over the weekly bulk cap (FILTER, ALL)
+    capped_reason: str = ""
 
     @property
     def summary(self) -> str:
         tolokers = "Toloker" if self.count == 1 else "Tolokers"
         left_out = f"{self.banned:,} banned and {self.unknown:,} unknown left out"
+        if self.capped:
+            capped = f"{self.capped:,} over the bulk cap"
+            left_out = f"{self.banned:,} banned, {self.unknown:,} unknown and {capped} left out"
         return f"{self.count:,} {tolokers} will receive this; {left_out}"
 
 
@@ -662,4 +667,6 @@ def preview_of(dry_run: Mapping[str, Any]) -> Preview:
         unknown=int(excluded.get("unknown", 0)),
         banned_ids=list(excluded.get("banned_ids") or []),
         unknown_ids=list(excluded.get("unknown_ids") or []),
+        capped=int(excluded.get("capped", 0)),
+        capped_reason=str(excluded.get("capped_reason") or ""),
     )

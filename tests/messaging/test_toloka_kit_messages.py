@@ -14,7 +14,7 @@ from toloka.client.message_thread import Folder, MessageThreadReply, RecipientsS
 
 from crowdpost.db import Database
 from tests.fixtures.factories import Admin, RequesterInfo
-from tests.messaging.helpers import crew
+from tests.messaging.helpers import crew, toloker_client
 
 
 def test_compose_direct_returns_outbox_thread_with_compose_details(
@@ -94,13 +94,15 @@ def test_compose_filter_with_nested_filters_and_all(
 def test_compose_errors_map_to_toloka_exceptions(
     server_url: str, admin: Admin, db: Database, requester: RequesterInfo
 ) -> None:
-    _, _, (worker,) = crew(db, admin, requester.id, [{}])
+    crew(db, admin, requester.id, [{}])
     stranger = admin.create_toloker()
     client = TolokaClient(requester.token, url=server_url, retries=0)
 
+    # Nobody to receive it: the stranger never worked for this requester (with a Toloker who
+    # did, the send goes out and the stranger's outcome says LEFT_OUT_NOT_YOURS).
     with pytest.raises(ValidationApiError) as unknown:
         client.compose_message_thread(
-            recipients_select_type="DIRECT", topic={"EN": "t"}, text={"EN": "x"}, recipients_ids=[worker, stranger]
+            recipients_select_type="DIRECT", topic={"EN": "t"}, text={"EN": "x"}, recipients_ids=[stranger]
         )
     with pytest.raises(ValidationApiError) as too_many:
         client.compose_message_thread(
@@ -115,12 +117,60 @@ def test_compose_errors_map_to_toloka_exceptions(
         )
 
     assert unknown.value.message is not None
-    assert stranger in unknown.value.message or stranger in str(unknown.value.payload)
     # toloka-kit's exceptions.pyi omits the invalid_fields property that exceptions.py defines.
-    assert "recipients_ids" in unknown.value.invalid_fields  # type: ignore[attr-defined]
+    assert "recipients" in unknown.value.invalid_fields  # type: ignore[attr-defined]
     assert "recipients_ids" in too_many.value.invalid_fields  # type: ignore[attr-defined]
     assert "recipients" in nobody.value.invalid_fields  # type: ignore[attr-defined]
     assert client.find_message_threads().items == []
+
+
+def test_every_thread_parses_with_outcome_counts_present(
+    server_url: str, admin: Admin, db: Database, requester: RequesterInfo
+) -> None:
+    """toloka-kit 1.2.3 parses sent threads carrying the `outcomes` block (kept aside in
+    `_unexpected`, as `delivery`) and the conversation a Toloker's reply made, in one listing."""
+    _, _, (alice, bob) = crew(db, admin, requester.id, [{"country": "FR"}, {}])
+    stranger = admin.create_toloker()
+    client = TolokaClient(requester.token, url=server_url, retries=0)
+    direct = client.compose_message_thread(
+        recipients_select_type="DIRECT",
+        topic={"EN": "t"},
+        text={"EN": "x"},
+        answerable=True,
+        recipients_ids=[alice, bob, stranger, "ghost"],
+    )
+    client.compose_message_thread(
+        recipients_select_type="FILTER", topic={"EN": "t"}, text={"EN": "fr"}, recipients_filter=f.Country == "FR"
+    )
+    client.compose_message_thread(recipients_select_type="ALL", topic={"EN": "t"}, text={"EN": "all"})
+    assert direct.id is not None
+    with toloker_client(server_url, admin, bob) as toloker:
+        assert toloker.post(f"/message-threads/{direct.id}/reply", json={"text": {"EN": "ok"}}).status_code == 201
+
+    found = client.find_message_threads(limit=2)
+    every = list(client.get_message_threads(batch_size=1))
+    sent = list(client.get_message_threads(folder=Folder.OUTBOX))
+    received = client.find_message_threads(folder=Folder.INBOX).items
+
+    assert found.has_more is True
+    assert len(every) == 4
+    assert len(sent) == 3
+    assert [t.compose_details is not None for t in every].count(True) == 3
+    for thread in sent:
+        assert thread._unexpected is not None
+        assert thread._unexpected["outcomes"]["DELIVERED"] == thread._unexpected["delivery"]["delivered"]
+    outcomes = {t.id: t._unexpected["outcomes"] for t in sent if t._unexpected is not None}
+    assert outcomes[direct.id] == {
+        "DELIVERED": 2,
+        "LEFT_OUT_BANNED": 0,
+        "LEFT_OUT_UNKNOWN": 1,
+        "LEFT_OUT_NOT_YOURS": 1,
+        "LEFT_OUT_CAPPED": 0,
+    }
+    assert received is not None
+    assert [t.parent_id for t in received] == [direct.id]
+    assert received[0].messages is not None
+    assert received[0].messages[0].text == {"EN": "ok"}
 
 
 def test_find_and_get_message_threads_with_every_filter(

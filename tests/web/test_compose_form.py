@@ -457,3 +457,11 @@ def test_preview_sentence() -> None:
     assert preview.banned_ids == ["b"]
     assert preview.unknown_ids == ["u1", "u2"]
     assert cf.preview_of({"recipients_count": 1, "excluded": {}}).summary.startswith("1 Toloker will receive this;")
+    capped = cf.preview_of(
+        {
+            "recipients_count": 5,
+            "excluded": {"banned": 1, "unknown": 0, "capped": 2, "capped_reason": "already received 3 bulk messages"},
+        }
+    )
+    assert capped.summary == "5 Tolokers will receive this; 1 banned, 0 unknown and 2 over the bulk cap left out"
+    assert capped.capped_reason == "already received 3 bulk messages"

@@ -248,6 +248,43 @@ def test_the_preview_reads_only_and_never_waits_for_a_writer(
     assert refused.status_code == 403
 
 
+def test_the_preview_counts_tolokers_over_the_bulk_cap(
+    server_url: str, web_requester: WebRequester, team: Team, api: httpx.Client
+) -> None:
+    """The dry run's capped figure and reason, beside the banned and unknown ones."""
+    french = {"category": "profile", "key": "country", "operator": "EQ", "value": "FR"}
+    for n in range(3):  # the default cap: 3 bulk messages per Toloker per week
+        body = {"recipients_select_type": "FILTER", "topic": {"EN": "t"}, "text": {"EN": f"news {n}"}}
+        assert api.post("/message-threads/compose", json={**body, "recipients_filter": french}).status_code == 201
+    with page_client(server_url) as client:
+        assert sign_in_http(client, web_requester.email, web_requester.password).status_code == 303
+        token = hidden_value(client.get("/messages/compose").text)
+        form = {"csrf_token": token, "recipients": "ALL", "lang": "EN"}
+        answer = client.post("/messages/compose/preview", data=form, headers={"HX-Request": "true"})
+    assert answer.status_code == 200, answer.text
+    assert "1 banned, 0 unknown and 1 over the bulk cap left out" in answer.text
+    assert "Over the bulk cap: already received 3 bulk (FILTER or ALL) messages from you" in answer.text
+
+
+def test_the_sent_panel_counts_tolokers_left_out_by_the_cap(
+    server_url: str, web_requester: WebRequester, team: Team, api: httpx.Client
+) -> None:
+    french = {"category": "profile", "key": "country", "operator": "EQ", "value": "FR"}
+    body = {"recipients_select_type": "FILTER", "topic": {"EN": "t"}, "recipients_filter": french}
+    for n in range(3):
+        assert api.post("/message-threads/compose", json={**body, "text": {"EN": f"news {n}"}}).status_code == 201
+    to_all = {**body, "recipients_select_type": "ALL", "text": {"EN": "all"}}
+    everyone = api.post("/message-threads/compose", json=to_all)
+    assert everyone.status_code == 201, everyone.text
+    with page_client(server_url) as client:
+        assert sign_in_http(client, web_requester.email, web_requester.password).status_code == 303
+        shown = client.get(f"/messages/{everyone.json()['id']}")
+    assert shown.status_code == 200
+    panel = " ".join(shown.text.split())
+    assert "<dt>Over the bulk cap, left out</dt> <dd>1</dd>" in panel
+    assert "<dt>Delivered</dt> <dd>2</dd>" in panel  # `fit` and `slow`; `banned` and `once` are not
+
+
 # --- Group of Tolokers -------------------------------------------------------------------------
 
 

@@ -1,8 +1,9 @@
 """`/api/v1/message-threads...`: Toloka's message-thread API plus crowdpost's extensions.
 
-Extensions: `user_id`, `q`, `interlocutor_role` on the list; `GET /{id}`;
-`POST /mark-all-read`; `GET /counts`; `?dry_run=true` and `?strict=true` on compose;
-`?strict=true` on reply; `policy_warnings`, `delivery`, `appeal_deadline` in answers.
+Extensions: `user_id`, `q`, `interlocutor_role` on the list; `GET /{id}`; `GET /{id}/recipients`;
+`POST /mark-all-read`; `GET /counts`; `?dry_run=true`, `?strict=true` and `?ignore_cap=true` on
+compose; `?strict=true` on reply; `policy_warnings`, `delivery`, `outcomes`, `appeal_deadline` in
+answers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.messaging import folders, service
 from crowdpost.messaging.endpoints.filters import FolderNeParam, FolderParam, folder_filters
+from crowdpost.messaging.outcomes import RecipientFilters
 from crowdpost.messaging.repository import Participant, ThreadFilters
 from crowdpost.messaging.schemas import (
     ComposeForm,
@@ -29,6 +31,8 @@ from crowdpost.messaging.schemas import (
     MarkAllReadForm,
     MessageThreadPage,
     MessageThreadView,
+    Outcome,
+    RecipientPage,
     ReplyForm,
     ThreadCounts,
 )
@@ -80,10 +84,14 @@ def compose(
     settings: SettingsDep,
     dry_run: bool = Query(False),
     strict: bool = Query(False, description="Policy warnings become a 400"),
+    ignore_cap: bool = Query(
+        False, description="FILTER only: send to Tolokers over the weekly bulk cap too (extension; a 400 for ALL)"
+    ),
 ) -> WireJSONResponse:
     if dry_run:
-        return wire(service.do_dry_run(session, settings, caller.requester_id, form))
-    return wire(service.do_compose(session, settings, caller.requester_id, form, strict=strict), status_code=201)
+        return wire(service.do_dry_run(session, settings, caller.requester_id, form, ignore_cap=ignore_cap))
+    view = service.do_compose(session, settings, caller.requester_id, form, strict=strict, ignore_cap=ignore_cap)
+    return wire(view, status_code=201)
 
 
 @router.post("/message-threads/mark-all-read", response_model=dict[str, int], summary="Mark all threads read")
@@ -97,6 +105,29 @@ def mark_all_read(
 @router.get("/message-threads/{thread_id}", response_model=MessageThreadView, summary="Get a message thread")
 def get_thread(thread_id: str, caller: RequesterDep, session: SessionDep) -> WireJSONResponse:
     return wire(service.get_requester_thread(session, caller.requester_id, thread_id))
+
+
+def recipient_filters(
+    outcome: Outcome | None = Query(None, description="Only this outcome"),
+    read: bool | None = Query(None, description="Only delivered Tolokers who read it (true) or did not (false)"),
+    replied: bool | None = Query(None, description="Only Tolokers who replied (true) or did not (false)"),
+) -> RecipientFilters:
+    return RecipientFilters(outcome=outcome, read=read, replied=replied)
+
+
+@router.get(
+    "/message-threads/{thread_id}/recipients",
+    response_model=RecipientPage,
+    summary="What became of each addressed Toloker of a send (extension)",
+)
+def recipients(
+    thread_id: str,
+    caller: RequesterDep,
+    session: SessionDep,
+    params: ParamsDep,
+    filters: Annotated[RecipientFilters, Depends(recipient_filters)],
+) -> WireJSONResponse:
+    return wire(service.list_recipients(session, caller.requester_id, thread_id, filters, params))
 
 
 @router.post(

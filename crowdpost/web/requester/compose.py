@@ -180,7 +180,7 @@ def compose_send(
         # left to receive it) must leave nothing behind, as the API's rolled-back request does,
         # although this request goes on to commit and answer with the form.
         with session.begin_nested():
-            thread = service.do_compose(session, settings, user.requester_id, built.form)
+            thread = service.do_compose(session, settings, user.requester_id, built.form, refuse_unknown=True)
     except cf.FormProblems as exc:
         failed = Outcome(problems=exc.problems)
     except ValidationFailed as exc:

@@ -437,7 +437,8 @@ class Sent:
     min_started: int = 2
     delivered: int = 0
     banned: int = 0
-    unknown: int = 0
+    unknown: int = 0  # no such Toloker, or one who never worked for the requester
+    capped: int = 0  # over the weekly bulk cap
 
 
 def sent_of(session: Session, settings: Settings, requester_id: int, view: dict[str, Any]) -> Sent | None:
@@ -445,6 +446,7 @@ def sent_of(session: Session, settings: Settings, requester_id: int, view: dict[
     if details is None:
         return None
     delivery = view.get("delivery") or {}
+    outcomes = view.get("outcomes") or {}
     raw_filter = details.get("recipients_filter")
     return Sent(
         select_type=str(details["recipients_select_type"]),
@@ -453,7 +455,8 @@ def sent_of(session: Session, settings: Settings, requester_id: int, view: dict[
         min_started=settings.all_recipients_min_started,
         delivered=int(delivery.get("delivered") or 0),
         banned=int(delivery.get("banned") or 0),
-        unknown=int(delivery.get("unknown") or 0),
+        unknown=int(delivery.get("unknown") or 0) + int(outcomes.get("LEFT_OUT_NOT_YOURS") or 0),
+        capped=int(outcomes.get("LEFT_OUT_CAPPED") or 0),
     )
 
 

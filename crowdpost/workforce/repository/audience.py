@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, false, func, select
+from sqlalchemy import ColumnElement, Select, String, case, false, func, literal, null, select, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -65,7 +65,7 @@ def _join_sqlite(join: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"
 
 
-def is_banned(requester_id: int, user_id: InstrumentedAttribute[str]) -> Exists:
+def is_banned(requester_id: int, user_id: InstrumentedAttribute[str] | ColumnElement[str]) -> Exists:
     """`EXISTS` an active ban by this requester on the Toloker in `user_id`.
 
     A correlated EXISTS rather than `NOT IN (list)`: PostgreSQL turns it into a hashed
@@ -148,6 +148,37 @@ def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[
 def members(found: Candidates) -> Select[str]:
     """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded."""
     return found.stmt.where(~is_banned(found.requester_id, RequesterToloker.user_id))
+
+
+def addressed(found: Candidates, req: AudienceRequest) -> Select[str, str | None]:
+    """ONE SQL SELECT of every addressed Toloker id (`user_id`) once, with why they are left out
+    (`left_out`): NULL (they receive), 'BANNED', and for DIRECT ids also 'UNKNOWN' (no such
+    Toloker) or 'NOT_YOURS' (never started this requester's tasks). A FILTER or ALL send
+    addresses its candidates (bans are the only reason to leave one out); a DIRECT send the
+    ids as given, each once.
+
+    Telling 'UNKNOWN' from 'NOT_YOURS' is what issue 14 asks of a send's outcomes; it is also
+    the one place a requester can learn whether an id they never worked with is a Toloker
+    (bans, skills, bonuses and the dry run answer both alike). Answering 'UNKNOWN' for both
+    here closes it."""
+    if req.select_type != "DIRECT":
+        banned = case((is_banned(found.requester_id, RequesterToloker.user_id), "BANNED"), else_=null())
+        return found.stmt.add_columns(banned.label("left_out"))
+    ids = list(dict.fromkeys(req.recipients_ids or ()))  # at most 100 (`check_compose`)
+    given = [select(literal(uid, String).label("user_id")) for uid in ids]
+    listed = (given[0] if len(given) == 1 else union_all(*given)).subquery("addressed")
+    mine = found.stmt.subquery("mine")  # the ids that started this requester's tasks
+    left_out = case(
+        (mine.c.user_id.is_not(None), case((is_banned(found.requester_id, listed.c.user_id), "BANNED"), else_=null())),
+        (Toloker.id.is_(None), "UNKNOWN"),
+        else_="NOT_YOURS",
+    )
+    return (
+        select(listed.c.user_id, left_out.label("left_out"))
+        .select_from(listed)
+        .outerjoin(mine, mine.c.user_id == listed.c.user_id)
+        .outerjoin(Toloker, Toloker.id == listed.c.user_id)
+    )
 
 
 def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:

@@ -42,12 +42,15 @@ def check_audience_request(req: AudienceRequest) -> None:
 @dataclass(frozen=True)
 class AudiencePlan:
     """An audience worked out once (the filter parsed and compiled once, `is_large_audience`
-    asked once): who receives (one SELECT, for a fan-out's `INSERT ... SELECT`) and how
-    many would receive and are left out (banned, unknown)."""
+    asked once): who receives (one SELECT, for a fan-out's `INSERT ... SELECT`), everyone
+    addressed with why they are left out (`user_id`, `left_out`: NULL, 'BANNED', 'UNKNOWN',
+    'NOT_YOURS'; one SELECT, for a send's per-recipient outcomes) and how many would receive
+    and are left out (banned, unknown)."""
 
     request: AudienceRequest
     counts: AudienceCount
     members: Select[str]
+    addressed: Select[str, str | None] | None = None
 
 
 def plan_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudiencePlan:
@@ -64,7 +67,7 @@ def plan_audience(session: Session, req: AudienceRequest, *, min_started: int) -
     else:
         count, banned = repository.count_filtered(session, found)
         counts = AudienceCount(count=count, banned=banned, unknown=0, unknown_ids=[], banned_ids=[])
-    return AudiencePlan(req, counts, repository.members(found))
+    return AudiencePlan(req, counts, repository.members(found), repository.addressed(found, req))
 
 
 def plan_pool_audience(session: Session, requester_id: int, pool_id: str) -> AudiencePlan:
