@@ -54,7 +54,7 @@ from crowdpost.models import (
 )
 from crowdpost.models.bonus import BonusRequestCount
 from crowdpost.models.job import Job, JobStatus
-from crowdpost.models.message import MessageQuota
+from crowdpost.models.message import MessageQuota, RecipientOutcome
 from crowdpost.models.project import RequesterToloker
 from crowdpost.rewards.service import STEP_JOB, BonusRequest, do_create_bonuses
 from crowdpost.worker.registry import handler_for
@@ -320,7 +320,7 @@ class _Story:
 
     @contextmanager
     def at(self, when: datetime) -> Iterator[None]:
-        """What the block writes happened at `when`: threads, messages, folder rows, bonuses,
+        """What the block writes happened at `when`: threads, messages, folder rows, outcomes, bonuses,
         ledger rows and operations get that time, and the sends and bonus requests it counted
         against today's quotas count on that day instead (so today's stay free to try)."""
         assert self.clock <= when < self.now, "steps must run in time order, in the past"
@@ -334,7 +334,9 @@ class _Story:
         session.flush()
         for model in (MessageThread, Message, Bonus, LedgerEntry):
             session.execute(update(model).where(model.id > high[model]).values(created=when))
-        for state in (RequesterThread, TolokerThread):
+        for state in (RequesterThread, TolokerThread, RecipientOutcome):
+            # Outcomes too: the bulk cap counts a week of them back from today, as it would
+            # have counted a month of real history (not every demo send as sent just now).
             session.execute(update(state).where(state.thread_id > high[MessageThread]).values(created=when))
         for operation in session.execute(select(Operation).where(Operation.id > high[Operation])).scalars():
             operation.submitted = when

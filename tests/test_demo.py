@@ -26,7 +26,7 @@ from crowdpost.config import Settings
 from crowdpost.db import Database
 from crowdpost.demo import DEMO_EMAIL, DEMO_REQUESTER_TOKEN, DEMO_TOLOKER_TOKEN, do_load_demo
 from crowdpost.models import Bonus, LedgerEntry, Message, MessageThread, Operation, RequesterThread, TolokerThread
-from crowdpost.models.message import MessageQuota
+from crowdpost.models.message import MessageQuota, RecipientOutcome
 from tests.fixtures.factories import settings_for
 
 THREADS = "/api/v1/message-threads"
@@ -168,6 +168,13 @@ def test_the_demo_fills_every_folder_once(db: Database, settings: Settings, serv
             select(func.coalesce(func.sum(MessageQuota.used), 0)).where(MessageQuota.day == today)
         ).scalar_one()
     assert used_today == 0
+    # A month of sends, each on its own day: the bulk cap (a week of them) left nobody out.
+    with db.transaction(write=False) as session:
+        outcomes = dict(
+            session.execute(select(RecipientOutcome.outcome, func.count()).group_by(RecipientOutcome.outcome)).all()
+        )
+    assert outcomes.get("DELIVERED", 0) > 0
+    assert "LEFT_OUT_CAPPED" not in outcomes, outcomes
 
 
 def test_the_demo_command_prints_where_and_how_to_sign_in(tmp_path: Path) -> None:
