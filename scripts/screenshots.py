@@ -335,10 +335,22 @@ def admin_sign_in(page: Page, base_url: str) -> None:
 
 def shoot(page: Page, out: Path, name: str, width: Width) -> Path:
     path = out / f"{name}-{width.name}.png"
-    # From the top: filling a form scrolls, and a sticky header would be drawn mid-page.
-    page.evaluate("window.scrollTo(0, 0)")
+    # A full-page shot draws sticky elements where the last scroll left them (the header in
+    # the middle of a filled form): at the top, with sticky ones laid out in place for the shot.
+    page.evaluate("window.scrollTo({top: 0, left: 0, behavior: 'instant'})")
+    page.evaluate(_UNSTICK)
     page.screenshot(path=str(path), full_page=True, animations="disabled")
+    page.evaluate(_RESTICK)
     return path
+
+
+# Through the CSSOM (a script evaluated by the driver; the pages' CSP forbids inline styles).
+_UNSTICK = """() => { for (const el of document.querySelectorAll('*')) {
+  if (getComputedStyle(el).position === 'sticky') { el.dataset.shotSticky = '1'; el.style.position = 'static'; }
+} }"""
+_RESTICK = """() => { for (const el of document.querySelectorAll('[data-shot-sticky]')) {
+  el.style.position = ''; delete el.dataset.shotSticky;
+} }"""
 
 
 @contextlib.contextmanager
