@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text
 
 from crowdpost.db import Database
 from crowdpost.workforce.repository import audience
@@ -259,3 +259,34 @@ def test_incomplete_requests_are_400s(workplace: Workplace, body: dict[str, Any]
 
     assert response.status_code == 400
     assert list(response.json()["payload"]) == [field]
+
+
+def test_a_large_filter_audience_gets_room_to_hash_for_its_transaction_only(
+    admin: Admin, workplace: Workplace, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a large requester's FILTER runs with AUDIENCE_WORK_MEM (its participation
+    hashes spilled at the default 4 MB), set for the transaction, gone after it (no session
+    state, as a transaction pooler needs); a small requester's and SQLite's run as they were."""
+    ids = crowd(admin, 2)
+    worked(admin, workplace.pool_id, ids)
+    req = AudienceRequest(int(workplace.requester.id), "FILTER", recipients_filter=EVERYONE_EN)
+    postgresql = db.engine.dialect.name == "postgresql"
+
+    def work_mem_after_count() -> str | None:
+        with db.transaction(write=False) as session:
+            assert count_audience(session, req, min_started=1).count == 2
+            if not postgresql:
+                return None
+            return str(session.execute(text("SELECT current_setting('work_mem')")).scalar_one())
+
+    default = work_mem_after_count()
+    monkeypatch.setattr(audience, "LARGE_AUDIENCE", 1)  # two Tolokers make this requester large
+    raised = work_mem_after_count()
+    monkeypatch.setattr(audience, "LARGE_AUDIENCE", 20_000)
+    after = work_mem_after_count()
+
+    if postgresql:
+        assert raised == audience.AUDIENCE_WORK_MEM
+        assert default == after != raised
+    else:
+        assert default is raised is after is None

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, case, false, func, literal, null, select, union_all
+from sqlalchemy import ColumnElement, Select, String, case, false, func, literal, null, select, text, union_all
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -188,6 +188,20 @@ def audience_select(req: AudienceRequest, *, min_started: int, large: bool = Tru
     Tolokers instead of scanning every Toloker; the result is the same either way.
     Raises ValidationFailed (naming the path inside the filter) for a bad filter."""
     return members(candidates(req, min_started=min_started, large=large))
+
+
+# PostgreSQL's default work_mem (4 MB) is a few hundred thousand ids: the hash of a large
+# pool's participants (an anti-join for "never in project ...", a GROUP BY for "at least 2")
+# spilled to disk and passed the 1 s target over 2,000,000 assignments (bench/recipients.py).
+# Raised for the audience's transaction only, at most once per hash in its statements.
+AUDIENCE_WORK_MEM = "64MB"
+
+
+def roomy_work_mem(session: Session) -> None:
+    """PostgreSQL: AUDIENCE_WORK_MEM for the rest of this transaction (`set_config(..., true)`,
+    so it ends with it and needs no session state: safe behind a transaction pooler)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT set_config('work_mem', :size, true)"), {"size": AUDIENCE_WORK_MEM})
 
 
 def count_filtered(session: Session, found: Candidates) -> tuple[int, int]:

@@ -62,6 +62,8 @@ def plan_audience(session: Session, req: AudienceRequest, *, min_started: int) -
     check_audience_request(req)
     large = req.select_type == "FILTER" and repository.is_large_audience(session, req.requester_id)
     found = repository.candidates(req, min_started=min_started, large=large)
+    if large:
+        repository.roomy_work_mem(session)
     if req.select_type == "DIRECT":
         counts = _count_direct(session, req, found)
     else:
