@@ -49,6 +49,7 @@ from tests.web.browser import (
     assert_accessible,
     hidden_value,
     page_client,
+    settle,
     sign_in_http,
     tab_to,
     tolokers_who_worked,
@@ -169,6 +170,11 @@ def fill_row(page: Page, index: int, key: str, op: str, value: str) -> None:
     this.get_by_label("Filter").select_option(label=key)
     this.get_by_label("Condition").select_option(label=op)
     this.get_by_label("Value").fill(value)
+    # Let the live preview the row started come back before the next step, as a person
+    # would (its 500 ms debounce, then the request): under CI's load a "+ Add filter" click
+    # that raced the preview's swap once added no row.
+    page.wait_for_timeout(600)
+    settle(page)
 
 
 # --- Individual Tolokers -----------------------------------------------------------------------
