@@ -133,9 +133,11 @@ def _without_nested_loops(session: Session, needed: bool = True) -> Iterator[Non
         session.execute(text("SELECT set_config('enable_nestloop', :before, true)"), {"before": before})
 
 
-def delivered(thread_id: int) -> Select[str]:
+def delivered(requester_id: int, thread_id: int) -> Select[str]:
     """The Tolokers a thread's outcome rows deliver to (each once: one row per addressed id)."""
-    return select(RO.user_id).where(RO.thread_id == thread_id, RO.outcome == _DELIVERED)
+    return select(RO.user_id).where(
+        RO.requester_id == requester_id, RO.thread_id == thread_id, RO.outcome == _DELIVERED
+    )
 
 
 def counts(session: Session, requester_id: int, thread_id: int) -> dict[Outcome, int]:
@@ -186,7 +188,8 @@ def recipients_page(
         .outerjoin(TolokerThread, (TolokerThread.user_id == RO.user_id) & (TolokerThread.thread_id == RO.thread_id))
         .outerjoin(
             reply,
-            (reply.parent_id == RO.thread_id)
+            (reply.requester_id == RO.requester_id)
+            & (reply.parent_id == RO.thread_id)
             & (reply.toloker_id == RO.user_id)
             & (reply.kind == ThreadKind.CONVERSATION.value),
         )

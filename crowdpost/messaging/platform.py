@@ -98,9 +98,9 @@ def do_system_thread(
     return thread.id
 
 
-def do_note_on_appeal(session: Session, assignment_id: int, text: dict[str, str]) -> int | None:
-    """A SYSTEM message on the Toloker's appeal thread for this assignment, if there is one."""
-    thread = repository.appeal_thread(session, assignment_id)
+def do_note_on_appeal(session: Session, requester_id: int, assignment_id: int, text: dict[str, str]) -> int | None:
+    """A SYSTEM message on the Toloker's appeal thread for this (requester's) assignment, if there is one."""
+    thread = repository.appeal_thread(session, requester_id, assignment_id)
     if thread is None:
         return None
     write_message(

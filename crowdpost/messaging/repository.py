@@ -31,6 +31,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ClauseElement
 
 from crowdpost.kit.bulk import upsert
@@ -124,6 +125,17 @@ def add_thread(session: Session, **values: Any) -> MessageThread:
     session.add(thread)
     session.flush()
     return thread
+
+
+def set_counts(session: Session, thread: MessageThread, **counts: int) -> None:
+    """A composed thread's delivery counts: one UPDATE by its requester and id (an ORM flush
+    would write by the id alone, which on Citus asks every shard), then kept on the object as
+    written, so no flush writes them again."""
+    assert thread.requester_id is not None
+    stmt = update(MessageThread).where(MessageThread.requester_id == thread.requester_id, MessageThread.id == thread.id)
+    session.execute(stmt.values(**counts).execution_options(synchronize_session=False))
+    for name, value in counts.items():
+        set_committed_value(thread, name, value)
 
 
 def add_thread_once(session: Session, key: list[str], where: Any = None, **values: Any) -> int | None:
@@ -222,14 +234,15 @@ def toloker_languages(session: Session, user_id: str) -> list[str]:
     return list(session.execute(stmt).scalars())
 
 
-def recent_duplicate(session: Session, dedupe_key: str, since: datetime) -> int | None:
-    """The thread an identical request from the same sender wrote to after `since`."""
+def recent_duplicate(session: Session, requester_id: int, dedupe_key: str, since: datetime) -> int | None:
+    """The thread an identical request from the same sender wrote to after `since`, among the
+    messages of `requester_id`'s threads (the requester who sent it, or whom the Toloker wrote to)."""
     if session.get_bind().dialect.name == "postgresql":
         # Identical concurrent retries queue here, so the second sees the first's commit.
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": dedupe_key})
     stmt = (
         select(Message.thread_id)
-        .where(Message.dedupe_key == dedupe_key, Message.created >= since)
+        .where(Message.requester_id == requester_id, Message.dedupe_key == dedupe_key, Message.created >= since)
         .order_by(Message.id)
         .limit(1)
     )
@@ -374,7 +387,11 @@ def conversation_id(session: Session, parent: MessageThread, user_id: str, now: 
         assignment_id=parent.assignment_id,
         created=now,
     )
-    found = select(MessageThread.id).where(MessageThread.parent_id == parent.id, MessageThread.toloker_id == user_id)
+    found = select(MessageThread.id).where(
+        MessageThread.requester_id == parent.requester_id,
+        MessageThread.parent_id == parent.id,
+        MessageThread.toloker_id == user_id,
+    )
     return int(session.execute(found).scalar_one())
 
 
@@ -399,9 +416,11 @@ def insert_message(session: Session, **values: Any) -> int:
     return int(session.execute(insert(Message).values(created=utcnow(), **values).returning(Message.id)).scalar_one())
 
 
-def appeal_thread(session: Session, assignment_id: int) -> MessageThread | None:
+def appeal_thread(session: Session, requester_id: int, assignment_id: int) -> MessageThread | None:
     stmt = select(MessageThread).where(
-        MessageThread.kind == ThreadKind.APPEAL.value, MessageThread.assignment_id == assignment_id
+        MessageThread.requester_id == requester_id,
+        MessageThread.kind == ThreadKind.APPEAL.value,
+        MessageThread.assignment_id == assignment_id,
     )
     return session.execute(stmt).scalar_one_or_none()
 
@@ -491,7 +510,7 @@ def _bonus_thread_statements(ranged: bool) -> tuple[Any, Any, Any]:
     joined = (
         select(MessageThread.id, MessageThread.requester_id, MessageThread.toloker_id, Bonus.public_message)
         .select_from(Bonus)
-        .join(MessageThread, MessageThread.bonus_id == Bonus.id)
+        .join(MessageThread, and_(MessageThread.bonus_id == Bonus.id, MessageThread.requester_id == Bonus.requester_id))
         .where(Bonus.requester_id == requester, _in_group(Bonus.id, ranged))
         .where(_in_group(MessageThread.bonus_id, ranged), MessageThread.kind == ThreadKind.BONUS.value)
         .subquery()

@@ -218,7 +218,7 @@ def do_compose(
     req = check_compose(form, requester_id, ignore_cap=ignore_cap)
     key = dedupe_key("compose", requester_id, form.model_dump(mode="json"), ignore_cap)
     now = utcnow()
-    first = repository.recent_duplicate(session, key, now - DEDUPE_WINDOW)
+    first = repository.recent_duplicate(session, requester_id, key, now - DEDUPE_WINDOW)
     if first is not None:
         return {**get_requester_thread(session, requester_id, format_id(first)), "policy_warnings": warnings}
     check_quota(session, settings, requester_id, form.recipients_select_type)
@@ -293,13 +293,17 @@ def _do_deliver(
         cap=cap,
         now=now,
     )
-    repository.fan_out(session, outcomes.delivered(thread.id), thread.id, thread.requester_id, now)
+    repository.fan_out(session, outcomes.delivered(thread.requester_id, thread.id), thread.id, thread.requester_id, now)
     counted = outcomes.counts(session, thread.requester_id, thread.id)
-    thread.delivered_count = counted[Outcome.DELIVERED]
-    thread.banned_count = counted[Outcome.LEFT_OUT_BANNED]
-    thread.unknown_count = counted[Outcome.LEFT_OUT_UNKNOWN]
-    thread.not_yours_count = counted[Outcome.LEFT_OUT_NOT_YOURS]
-    thread.capped_count = counted[Outcome.LEFT_OUT_CAPPED]
+    repository.set_counts(
+        session,
+        thread,
+        delivered_count=counted[Outcome.DELIVERED],
+        banned_count=counted[Outcome.LEFT_OUT_BANNED],
+        unknown_count=counted[Outcome.LEFT_OUT_UNKNOWN],
+        not_yours_count=counted[Outcome.LEFT_OUT_NOT_YOURS],
+        capped_count=counted[Outcome.LEFT_OUT_CAPPED],
+    )
     return thread.delivered_count
 
 
@@ -340,7 +344,7 @@ def do_requester_reply(
     warnings = policy.check_policy(None, text, public_host(settings))
     policy.raise_if_strict(warnings, strict)
     key = dedupe_key("reply", requester_id, thread.id, text)
-    if repository.recent_duplicate(session, key, utcnow() - DEDUPE_WINDOW) is None:
+    if repository.recent_duplicate(session, requester_id, key, utcnow() - DEDUPE_WINDOW) is None:
         check_quota(session, settings, requester_id, reply_send_kind(thread))
         sender = format_id(requester_id)
         message_id = write_message(

@@ -87,7 +87,8 @@ def do_toloker_reply(session: Session, user_id: str, public_id: str, text: dict[
         raise ConflictState("This thread does not accept replies")
     check_texts(None, text)
     key = dedupe_key("toloker-reply", user_id, thread.id, text)
-    first = repository.recent_duplicate(session, key, utcnow() - DEDUPE_WINDOW)
+    assert thread.requester_id is not None  # a Toloker's thread always has its requester
+    first = repository.recent_duplicate(session, thread.requester_id, key, utcnow() - DEDUPE_WINDOW)
     if first is not None:
         return get_toloker_thread(session, user_id, format_id(first))
     # A first reply makes a conversation thread, whose id pages both lists; later ones upsert rows

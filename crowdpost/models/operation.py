@@ -45,3 +45,7 @@ class Operation(Base):
     cursor: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
     # A synchronous request's outcome (wire JSON), replayed when it is retried.
     result: Mapped[str | None] = mapped_column(Text)
+
+    # The ORM's key for a row (the table's stays `id`): every UPDATE it flushes then names the
+    # requester as well, so on Citus it goes to the requester's shard (crowdpost.distribution).
+    __mapper_args__ = {"primary_key": ["id", "requester_id"]}

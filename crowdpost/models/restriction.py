@@ -39,3 +39,6 @@ class UserRestriction(Base):
     will_expire: Mapped[datetime | None]
     created: Mapped[datetime] = created_column()
     deleted: Mapped[datetime | None]
+
+    # The ORM's key (the table's stays `id`): a flushed UPDATE names the requester too (Citus).
+    __mapper_args__ = {"primary_key": ["id", "requester_id"]}

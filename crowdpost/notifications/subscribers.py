@@ -93,6 +93,7 @@ def on_assignment_reviewed(session: Session, event: AssignmentReviewed) -> None:
     comment = f" Comment: {event.public_comment}" if event.public_comment else ""
     platform.do_note_on_appeal(
         session,
+        event.requester_id,
         event.assignment_id,
         {"EN": f"Your appeal was accepted: assignment {format_id(event.assignment_id)} is now ACCEPTED.{comment}"},
     )

@@ -52,18 +52,20 @@ def get_operation(caller: RequesterDep, session: SessionDep, operation_id: str) 
 )
 def get_operation_log(http: Request, caller: RequesterDep, session: SessionDep, operation_id: str) -> StreamingResponse:
     operation = service.get_operation(session, caller.requester_id, operation_id)
-    return StreamingResponse(_log_bytes(get_db(http), operation.id), media_type="application/json")
+    return StreamingResponse(
+        _log_bytes(get_db(http), operation.requester_id, operation.id), media_type="application/json"
+    )
 
 
 # Entries per write: large enough that a write is not per item, small enough to stay bounded.
 _LOG_BATCH = 500
 
 
-def _log_bytes(db: Database, operation_key: int) -> Iterator[bytes]:
+def _log_bytes(db: Database, requester_id: int, operation_key: int) -> Iterator[bytes]:
     """The log as one JSON array, written as its entries are read (the request's session
     is closed by then: the stream reads in a read transaction of its own)."""
     with db.transaction(write=False) as session:
-        operation = service.get_operation_by_key(session, operation_key)
+        operation = service.get_operation_by_key(session, requester_id, operation_key)
         yield b"["
         separator = b""
         batch: list[object] = []

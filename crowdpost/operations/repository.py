@@ -37,5 +37,6 @@ def lock_operation(session: Session, operation_id: int) -> Operation | None:
     return session.execute(stmt).scalar_one_or_none()
 
 
-def get_operation_by_key(session: Session, operation_key: int) -> Operation | None:
-    return session.get(Operation, operation_key)
+def get_operation_by_key(session: Session, requester_id: int, operation_key: int) -> Operation | None:
+    stmt = select(Operation).where(Operation.requester_id == requester_id, Operation.id == operation_key)
+    return session.execute(stmt).scalar_one_or_none()

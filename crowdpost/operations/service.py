@@ -209,5 +209,6 @@ def operation_log(session: Session, operation: Operation) -> Iterator[dict[str, 
         yield from renderer(session, operation)
 
 
-def get_operation_by_key(session: Session, operation_key: int) -> Operation | None:
-    return repository.get_operation_by_key(session, operation_key)
+def get_operation_by_key(session: Session, requester_id: int, operation_key: int) -> Operation | None:
+    """The requester's operation with this primary key (None for another requester's)."""
+    return repository.get_operation_by_key(session, requester_id, operation_key)

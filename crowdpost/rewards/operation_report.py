@@ -188,7 +188,7 @@ def iter_failed_rows(db: Database, requester_id: int, operation_key: int) -> Ite
     """`failed_rows` in a read transaction of its own (for a response that streams after the
     request's session has closed), of the requester's operation with this primary key."""
     with db.transaction(write=False) as session:
-        operation = operations.get_operation_by_key(session, operation_key)
-        if operation is None or operation.requester_id != requester_id:
+        operation = operations.get_operation_by_key(session, requester_id, operation_key)
+        if operation is None:
             return
         yield from failed_rows(session, operation)

@@ -234,23 +234,20 @@ def set_chunk_errors(session: Session, operation_id: int, first_item: int, error
     )
 
 
-def bonus_ids_of_items(session: Session, operation_id: int, first_item: int, end_item: int) -> dict[int, int]:
+def bonus_ids_of_items(
+    session: Session, requester_id: int, operation_id: int, first_item: int, end_item: int
+) -> dict[int, int]:
     """item index -> bonus id for what the operation paid of items [first_item, end_item)
-    (the unique (operation, item) index answers it)."""
+    (the unique (operation, item) index answers it; the requester routes it to one shard)."""
     rows = session.execute(
         select(Bonus.item_idx, Bonus.id).where(
-            Bonus.operation_id == operation_id, Bonus.item_idx >= first_item, Bonus.item_idx < end_item
+            Bonus.requester_id == requester_id,
+            Bonus.operation_id == operation_id,
+            Bonus.item_idx >= first_item,
+            Bonus.item_idx < end_item,
         )
     )
     return {int(idx): int(bonus_id) for idx, bonus_id in rows if idx is not None}
-
-
-def paid_by_operation(session: Session, operation_id: int) -> int:
-    """What the operation's bonuses add up to, in micros."""
-    total = session.execute(
-        select(func.coalesce(func.sum(Bonus.amount_micros), 0)).where(Bonus.operation_id == operation_id)
-    ).scalar_one()
-    return int(total)
 
 
 def paid_in_operation(session: Session, requester_id: int, operation_id: int) -> int:

@@ -129,7 +129,7 @@ def _paid_micros(session: Session, operation: Operation, payload: dict[str, Any]
         return int(payload["paid_micros"])
     if operation.phase != PHASE_PAY or operation.cursor == 0:
         return 0
-    return repository.paid_by_operation(session, operation.id)
+    return repository.paid_in_operation(session, operation.requester_id, operation.id)
 
 
 def _progress(operation: Operation, skip_invalid: bool) -> int:
@@ -214,7 +214,7 @@ def bonus_operation_log(session: Session, operation: Operation) -> Iterator[dict
     finished = operation.status in operations.TERMINAL
     for chunk in repository.iter_chunks(session, operation.id):
         end = chunk.first_item + len(chunk.items)
-        paid = repository.bonus_ids_of_items(session, operation.id, chunk.first_item, end)
+        paid = repository.bonus_ids_of_items(session, operation.requester_id, operation.id, chunk.first_item, end)
         for index, item in enumerate(chunk.items, start=chunk.first_item):
             bonus_id = paid.get(index)
             if bonus_id is not None:

@@ -240,7 +240,7 @@ def do_settle(session: Session, operation: Operation, rules: AmountRules) -> int
     """When an operation ends: refunds what its ledger rows charged beyond what it paid
     (its bonuses plus the fee on their total). Returns the refund in micros."""
     charged = -reference_total(session, operation.requester_id, operation_reference(operation))
-    paid = repository.paid_by_operation(session, operation.id)
+    paid = repository.paid_in_operation(session, operation.requester_id, operation.id)
     refund = charged - paid - fee_of(paid, rules)
     if refund <= 0:
         return 0

@@ -118,11 +118,12 @@ def list_subscriptions(
     )
 
 
-def delete_subscription(session: Session, subscription_id: int) -> None:
+def delete_subscription(session: Session, requester_id: int, subscription_id: int) -> None:
     # Deliveries go with it (ON DELETE CASCADE; SQLite enforces it only with foreign keys on,
     # so say it here too).
     session.execute(delete(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id))
-    session.execute(delete(WebhookSubscription).where(WebhookSubscription.id == subscription_id))
+    mine = and_(WebhookSubscription.requester_id == requester_id, WebhookSubscription.id == subscription_id)
+    session.execute(delete(WebhookSubscription).where(mine))
 
 
 def list_deliveries(session: Session, subscription_id: int, params: ListParams) -> tuple[list[WebhookDelivery], bool]:

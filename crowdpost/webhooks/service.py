@@ -83,7 +83,7 @@ def list_subscriptions(
 
 
 def do_delete_subscription(session: Session, requester_id: int, subscription_id: str) -> None:
-    repository.delete_subscription(session, get_subscription(session, requester_id, subscription_id).id)
+    repository.delete_subscription(session, requester_id, get_subscription(session, requester_id, subscription_id).id)
 
 
 def list_deliveries(

@@ -71,10 +71,14 @@ def review(
     UPDATE, so of two concurrent reviews one wins); refreshes `row` either way."""
     changed = session.execute(
         update(Assignment)
-        .where(Assignment.id == row.id, Assignment.status.in_(allowed_from))
+        .where(
+            Assignment.requester_id == row.requester_id, Assignment.id == row.id, Assignment.status.in_(allowed_from)
+        )
         .values(status=status, public_comment=public_comment, **{stamp: now})
         .returning(Assignment.id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
-    session.refresh(row)
+    # A refresh by the requester and the id (session.refresh would read by the id alone).
+    again = select(Assignment).where(Assignment.requester_id == row.requester_id, Assignment.id == row.id)
+    session.execute(again.execution_options(populate_existing=True)).scalar_one()
     return changed is not None

@@ -12,8 +12,11 @@ from crowdpost.models import RequesterToloker
 T = TypeVar("T")
 
 
-def row_by_id(session: Session, model: type[T], row_id: int) -> T | None:
-    return session.get(model, row_id)
+def owned_row(session: Session, model: type[T], requester_id: int, row_id: int) -> T | None:
+    """The requester's row with this id: by the requester too, so on Citus it is read from
+    the requester's shard alone, and another requester's row is never even read."""
+    stmt = select(model).where(model.id == row_id, model.requester_id == requester_id)  # type: ignore[attr-defined]
+    return session.execute(stmt).scalar_one_or_none()
 
 
 def started_count(session: Session, requester_id: int, user_id: str) -> int | None:

@@ -52,12 +52,14 @@ def change_pool_status(session: Session, pool: Pool, old_status: str, values: di
     concurrent changes one wins. Refreshes `pool` when it changed."""
     changed = session.execute(
         update(Pool)
-        .where(Pool.id == pool.id, Pool.status == old_status)
+        .where(Pool.requester_id == pool.requester_id, Pool.id == pool.id, Pool.status == old_status)
         .values(**values)
         .returning(Pool.id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if changed is None:
         return False
-    session.refresh(pool)
+    # A refresh by the requester and the id (session.refresh would read by the id alone).
+    again = select(Pool).where(Pool.requester_id == pool.requester_id, Pool.id == pool.id)
+    session.execute(again.execution_options(populate_existing=True)).scalar_one()
     return True

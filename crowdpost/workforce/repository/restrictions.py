@@ -80,5 +80,8 @@ def find_active_bans(
     return paginate(session, stmt, params, id_column=UserRestriction.id, sort_fields=RESTRICTION_SORT)
 
 
-def mark_deleted(session: Session, restriction_id: int, now: datetime) -> None:
-    session.execute(update(UserRestriction).where(UserRestriction.id == restriction_id).values(deleted=now))
+def mark_deleted(session: Session, requester_id: int, restriction_id: int, now: datetime) -> None:
+    stmt = update(UserRestriction).where(
+        UserRestriction.requester_id == requester_id, UserRestriction.id == restriction_id
+    )
+    session.execute(stmt.values(deleted=now))

@@ -87,7 +87,9 @@ def upsert_user_skill(
     ).scalar_one()
     _record_change(session, requester_id, skill_id, user_id, micros, reason, now)
     return session.execute(
-        select(UserSkill).where(UserSkill.id == row_id).execution_options(populate_existing=True)
+        select(UserSkill)
+        .where(UserSkill.requester_id == requester_id, UserSkill.id == row_id)
+        .execution_options(populate_existing=True)
     ).scalar_one()
 
 
@@ -136,5 +138,5 @@ def find_user_skills(
 
 def remove_user_skill(session: Session, row: UserSkill, now: datetime) -> None:
     """Delete the value, keeping its removal in the history."""
-    session.execute(delete(UserSkill).where(UserSkill.id == row.id))
+    session.execute(delete(UserSkill).where(UserSkill.requester_id == row.requester_id, UserSkill.id == row.id))
     _record_change(session, row.requester_id, row.skill_id, row.user_id, None, "removed", now)

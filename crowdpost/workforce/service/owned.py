@@ -43,7 +43,7 @@ def get_owned(session: Session, model: type[T], requester_id: int, public_id: st
     """The row behind `public_id` if this requester owns it; otherwise 404, also for
     another requester's row, so ids never reveal what exists."""
     missing = f"No {what} {public_id!r}"
-    row: T = load_by_id(public_id, lambda n: repository.row_by_id(session, model, n), missing)
+    row: T = load_by_id(public_id, lambda n: repository.owned_row(session, model, requester_id, n), missing)
     if row.requester_id != requester_id:
         raise DoesNotExist(missing)
     return row

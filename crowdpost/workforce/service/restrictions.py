@@ -92,4 +92,4 @@ def list_restrictions(
 
 
 def do_delete_restriction(session: Session, requester_id: int, restriction_id: str) -> None:
-    repository.mark_deleted(session, get_restriction(session, requester_id, restriction_id).id, utcnow())
+    repository.mark_deleted(session, requester_id, get_restriction(session, requester_id, restriction_id).id, utcnow())
