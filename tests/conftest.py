@@ -19,6 +19,9 @@ from tests.fixtures.backends import PostgresBackend, SqliteBackend, missing_comp
 from tests.fixtures.factories import Admin, RequesterInfo, settings_for
 from tests.fixtures.live_server import serve_in_thread
 
+# Records every statement the suite runs and checks each can go to one Citus shard.
+pytest_plugins = ["tests.fixtures.statements"]
+
 BACKENDS = ["sqlite", "postgresql"]
 
 
