@@ -431,12 +431,21 @@ def status(layout: Layout) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/cluster.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["start", "stop", "status"])
-    parser.add_argument("--dir", type=Path, default=Path("var/cluster"), help="where data, logs and pids live")
-    parser.add_argument("--port", type=int, default=8000, help="the API's port")
-    parser.add_argument("--api-workers", type=int, default=2, help="API processes (serve --workers N)")
-    parser.add_argument("--workers", type=int, default=2, help="`crowdpost worker` processes")
-    parser.add_argument("--pg-port", type=int, default=55432)
-    parser.add_argument("--bouncer-port", type=int, default=6432)
+    # Each default may come from the environment (CROWDPOST_CLUSTER_DIR, _PORT, _PG_PORT, ...):
+    # the README's commands run unchanged in a test, on the test's own directory and ports.
+    env = os.environ.get
+    parser.add_argument(
+        "--dir", type=Path, default=Path(env("CROWDPOST_CLUSTER_DIR", "var/cluster")), help="data, logs and pids"
+    )
+    parser.add_argument("--port", type=int, default=int(env("CROWDPOST_CLUSTER_PORT", "8000")), help="the API's port")
+    parser.add_argument(
+        "--api-workers", type=int, default=int(env("CROWDPOST_CLUSTER_API_WORKERS", "2")), help="serve --workers N"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=int(env("CROWDPOST_CLUSTER_WORKERS", "2")), help="`crowdpost worker` processes"
+    )
+    parser.add_argument("--pg-port", type=int, default=int(env("CROWDPOST_CLUSTER_PG_PORT", "55432")))
+    parser.add_argument("--bouncer-port", type=int, default=int(env("CROWDPOST_CLUSTER_BOUNCER_PORT", "6432")))
     args = parser.parse_args(argv)
     directory = args.dir.resolve()
     try:
