@@ -51,6 +51,8 @@ class Record:
     requests: int = 0
     retries: int = 0
     gave_up: int = 0
+    # why tries were repeated: an HTTP status, or the exception's class name
+    retry_causes: dict[str, int] = field(default_factory=dict)
     # sync bonuses: [operation_id, [private comments], status, [bonus ids], confirmed_at]
     sync: list[list[Any]] = field(default_factory=list)
     # async operations: [operation_id, [private comments], status, code]
@@ -88,12 +90,14 @@ class Client:
             url = self.plan.urls[next(self._next)] + path
             try:
                 response = self.http.request(method, url, content=content, headers=headers, params=params)
-            except httpx.HTTPError:
-                status = 0
+            except httpx.HTTPError as exc:
+                cause = type(exc).__name__
             else:
-                status = response.status_code
-                if status not in RETRY_STATUSES:
-                    return status, simplejson.loads(response.content, use_decimal=True) if response.content else None
+                if response.status_code not in RETRY_STATUSES:
+                    body = simplejson.loads(response.content, use_decimal=True) if response.content else None
+                    return response.status_code, body
+                cause = str(response.status_code)
+            self.record.retry_causes[cause] = self.record.retry_causes.get(cause, 0) + 1
             if time.monotonic() - started > GIVE_UP_SECONDS:
                 self.record.gave_up += 1
                 return 0, None

@@ -100,6 +100,7 @@ class Fleet:
     api: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     kills: int = 0
+    crashed: int = 0
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as log:
@@ -128,6 +129,18 @@ class Fleet:
                 return False
 
         _wait(lambda: all(ready(url) for url in self.urls), START_TIMEOUT, "every API process to be ready")
+
+    def restart_the_dead(self) -> None:
+        """What a supervisor does: a process that exited by itself (e.g. an API process that
+        started while PostgreSQL was restarting and could not migrate) is started again."""
+        for slot, process in enumerate(self.api):
+            if process.poll() is not None:
+                self.api[slot] = self._serve(slot)
+                self.crashed += 1
+        for slot, process in enumerate(self.workers):
+            if process.poll() is not None:
+                self.workers[slot] = self._spawn(f"worker-{slot}", ["worker"])
+                self.crashed += 1
 
     def kill_and_restart(self, round_no: int) -> None:
         slot = round_no % API_PROCESSES
@@ -219,9 +232,12 @@ def _run_clients(
     round_no = 0
     next_kill = time.monotonic() + KILL_EVERY
     while time.monotonic() < deadline:
-        time.sleep(max(0.0, min(next_kill, deadline) - time.monotonic()))
+        time.sleep(max(0.0, min(next_kill, deadline, time.monotonic() + 0.5) - time.monotonic()))
+        fleet.restart_the_dead()
         if time.monotonic() >= deadline:
             break
+        if time.monotonic() < next_kill:
+            continue
         fleet.kill_and_restart(round_no)
         round_no += 1
         next_kill += KILL_EVERY
@@ -279,6 +295,8 @@ def _check(db: Database, seeded: list[Seeded], records: list[dict[str, Any]]) ->
     for record, plan_requester in _with_requesters(records, seeded):
         for operation_id, comments, status, ids, when in record["sync"]:
             checked.rows["sync requests"] += 1
+            # Retried for up to 2 minutes through kills and a restart, every request gets through.
+            checked.expect(status == 201, f"sync {operation_id}: answered {status}")
             if status == 201:
                 checked.rows["sync 2xx"] += 1
                 for comment in comments:
@@ -291,7 +309,9 @@ def _check(db: Database, seeded: list[Seeded], records: list[dict[str, Any]]) ->
                 confirmed[plan_requester].extend((when, bonus_id) for bonus_id in ids)
         for operation_id, comments, status, code in record["operations"]:
             checked.rows["async requests"] += 1
-            if status == 202 or code == "OPERATION_ALREADY_EXISTS":
+            accepted = status == 202 or code == "OPERATION_ALREADY_EXISTS"
+            checked.expect(accepted, f"operation {operation_id}: answered {status} {code}")
+            if accepted:
                 checked.rows["async accepted"] += 1
                 state = operations.get(operation_id)
                 checked.expect(state is not None, f"operation {operation_id} accepted but not stored")
@@ -303,6 +323,7 @@ def _check(db: Database, seeded: list[Seeded], records: list[dict[str, Any]]) ->
                         checked.rows["async items"] += len(comments)
         for marker, country, status, thread_id in record["composes"]:
             checked.rows["composes"] += 1
+            checked.expect(status == 201, f"send {marker}: answered {status}")
             if status != 201:
                 continue
             checked.rows["composes 2xx"] += 1
@@ -319,6 +340,7 @@ def _check(db: Database, seeded: list[Seeded], records: list[dict[str, Any]]) ->
                 checked.rows["recipient threads"] += len(got)
         for marker, status in record["replies"]:
             checked.rows["replies"] += 1
+            checked.expect(status == 201, f"reply {marker}: answered {status}")
             if status == 201:
                 checked.rows["replies 2xx"] += 1
                 count = message_texts[json.dumps({"EN": marker})]
@@ -368,7 +390,7 @@ def _chaos(pooled_server: PooledServer, tmp_path: Path, *, via_pgbouncer: bool, 
         fleet.start()
         try:
             records = _run_clients(fleet, seeded, seconds, restart_postgres, tmp_path)
-            _wait(lambda: all(w.poll() is None for w in fleet.workers), 30, "the workers")
+            fleet.restart_the_dead()
             _wait(lambda: _finished(direct), FINISH_TIMEOUT, "every operation to finish")
             fleet.wait_ready()
         finally:
@@ -384,13 +406,18 @@ def _chaos(pooled_server: PooledServer, tmp_path: Path, *, via_pgbouncer: bool, 
         "retries": sum(r["retries"] for r in records),
         "gave up": sum(r["gave_up"] for r in records),
         "kills": fleet.kills,
+        "restarted after exiting": fleet.crashed,
         "postgresql restarts": 1,
         **checked.rows,
     }
     where = "through pgbouncer" if via_pgbouncer else "directly"
     print(f"\nchaos {where}, {seconds:g} s of load, {time.monotonic() - began:.0f} s in all:")
     for key, value in counts.items():
-        print(f"  {key:<22} {value}")
+        print(f"  {key:<24} {value}")
+    causes: Counter[str] = Counter()
+    for record in records:
+        causes.update(record["retry_causes"])
+    print(f"  {'retries by cause':<24} {dict(causes.most_common())}")
     for problem in checked.problems[:50]:
         print(f"  PROBLEM: {problem}")
     assert checked.problems == [], f"{len(checked.problems)} differences (see the output)"
