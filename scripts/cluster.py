@@ -140,7 +140,10 @@ class Postgres:
     def start(self) -> None:
         if self.running():
             return
-        result = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "60", "start")
+        # The port on the command line too: a data directory made earlier may name another.
+        result = self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", f"-p {self.port}", "-w", "-t", "60", "start"
+        )
         if result.returncode != 0:
             tail = self.log.read_text()[-2000:] if self.log.exists() else ""
             raise ClusterError(f"PostgreSQL did not start: {result.stderr.strip()}\n{tail}")
@@ -421,7 +424,7 @@ def status(layout: Layout) -> bool:
     for name in layout.processes():
         pid = _pid(layout, name)
         alive = pid is not None and _alive(pid)
-        where = f"pid {pid}" + (f", http://127.0.0.1:{layout.port}" if name == "api" else "")
+        where = (f"pid {pid}" if alive else "-") + (f", http://127.0.0.1:{layout.port}" if name == "api" else "")
         states.append((name, alive, where))
     for name, alive, where in states:
         print(f"{name:<12} {'running' if alive else 'stopped':<8} {where}")
