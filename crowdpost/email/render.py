@@ -287,27 +287,16 @@ def _to_toloker(
 ) -> Rendered:
     if toloker is None:
         return Skipped("the Toloker no longer exists")
-    to = mail_address(toloker.email)
-    if to is None:
-        return Skipped("no usable e-mail address on file" if toloker.email else "no e-mail address on file")
+    to = _address(toloker.email)
+    if isinstance(to, Skipped):
+        return to
     if not toloker.new_message:
         return Skipped("e-mail for NEW_MESSAGE is switched off")
     if message is None or (toloker.id, message.thread_id) not in facts.toloker_threads:
         return Skipped("the message is gone or not in this Toloker's threads")
-    _, topic = _text_in(message.topic, toloker.languages)
-    language, text = _text_in(message.text, toloker.languages)
-    sender = _sender_name(message, facts, for_toloker=True)
-    parts = _Parts(
-        subject=policy.plain_text(topic),
-        language=language,
-        intro=f"{sender} wrote:",
-        content_html=mail_html(text),
-        link=f"{_site(settings)}/toloker/messages/{format_id(message.thread_id)}",
-        link_label="Open the conversation",
-        unsubscribe=_unsubscribe(settings, secret, TOLOKER, toloker.id, NEW_MESSAGE),
-        why="You get this e-mail because new messages are e-mailed to you.",
-    )
-    return _assemble(settings, row, to, sender, parts)
+    why = "You get this e-mail because new messages are e-mailed to you."
+    reader = _Reader(TOLOKER, toloker.id, toloker.languages, "/toloker/messages", why)
+    return _new_message_mail(settings, secret, row, to, message, facts, reader)
 
 
 def _to_requester(
@@ -320,29 +309,58 @@ def _to_requester(
 ) -> Rendered:
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = mail_address(requester.email)
-    if to is None:
-        return Skipped("no usable e-mail address on file" if requester.email else "no e-mail address on file")
+    to = _address(requester.email)
+    if isinstance(to, Skipped):
+        return to
     if not requester.verified:
         return Skipped("the e-mail address is not verified")
     if not requester.new_message:
         return Skipped("e-mail for NEW_MESSAGE is switched off")
     if message is None or (requester.id, message.thread_id) not in facts.requester_threads:
         return Skipped("the message is gone or not in this requester's threads")
-    _, topic = _text_in(message.topic, ())
-    language, text = _text_in(message.text, ())
-    sender = _sender_name(message, facts, for_toloker=False)
+    why = "You get this e-mail because e-mail for new messages is on in your notification settings."
+    reader = _Reader(REQUESTER, str(requester.id), (), "/messages", why)
+    return _new_message_mail(settings, secret, row, to, message, facts, reader)
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Who a NEW_MESSAGE mail is for: their side, id, languages (a requester reads every one:
+    none preferred), where their threads are, and why they get it."""
+
+    side: str
+    id: str
+    languages: Sequence[str]
+    threads_page: str
+    why: str
+
+
+def _new_message_mail(
+    settings: Settings, secret: bytes, row: OutboxRow, to: str, message: MessageFacts, facts: Facts, reader: _Reader
+) -> Rendered:
+    """The NEW_MESSAGE mail of a message, in the reader's language, linking to the thread."""
+    _, topic = _text_in(message.topic, reader.languages)
+    language, text = _text_in(message.text, reader.languages)
+    sender = _sender_name(message, facts, for_toloker=reader.side == TOLOKER)
     parts = _Parts(
         subject=policy.plain_text(topic),
         language=language,
         intro=f"{sender} wrote:",
         content_html=mail_html(text),
-        link=f"{_site(settings)}/messages/{format_id(message.thread_id)}",
+        link=f"{_site(settings)}{reader.threads_page}/{format_id(message.thread_id)}",
         link_label="Open the conversation",
-        unsubscribe=_unsubscribe(settings, secret, REQUESTER, str(requester.id), NEW_MESSAGE),
-        why="You get this e-mail because e-mail for new messages is on in your notification settings.",
+        unsubscribe=_unsubscribe(settings, secret, reader.side, reader.id, NEW_MESSAGE),
+        why=reader.why,
     )
     return _assemble(settings, row, to, sender, parts)
+
+
+def _address(email: str | None) -> str | Skipped:
+    """The address to mail, or why there is none."""
+    to = mail_address(email)
+    if to is None:
+        return Skipped("no usable e-mail address on file" if email else "no e-mail address on file")
+    return to
 
 
 def _operation_finished(settings: Settings, secret: bytes, row: OutboxRow, facts: Facts) -> Rendered:
@@ -352,9 +370,9 @@ def _operation_finished(settings: Settings, secret: bytes, row: OutboxRow, facts
     requester = facts.requesters.get(row.requester_id)
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = mail_address(requester.email)
-    if to is None:
-        return Skipped("no usable e-mail address on file" if requester.email else "no e-mail address on file")
+    to = _address(requester.email)
+    if isinstance(to, Skipped):
+        return to
     if not requester.verified:
         return Skipped("the e-mail address is not verified")
     if not requester.operation_finished:
