@@ -269,22 +269,31 @@ def _new_message(settings: Settings, secret: bytes, row: OutboxRow, facts: Facts
         return Skipped("NEW_MESSAGE row without a message id", failed=True)
     message = facts.messages.get(row.ref_id)
     if row.user_id is not None:
-        toloker = facts.tolokers.get(row.user_id)
-        return _to_toloker(settings, secret, row, message, toloker, facts)
-    if row.requester_id is not None:
-        requester = facts.requesters.get(row.requester_id)
-        return _to_requester(settings, secret, row, message, requester, facts)
-    return Skipped("NEW_MESSAGE row without a recipient", failed=True)
+        reader = _toloker_reader(facts.tolokers.get(row.user_id), message, facts)
+    elif row.requester_id is not None:
+        reader = _requester_reader(facts.requesters.get(row.requester_id), message, facts)
+    else:
+        return Skipped("NEW_MESSAGE row without a recipient", failed=True)
+    if isinstance(reader, Skipped):
+        return reader
+    assert message is not None  # the reader checked it is in their threads
+    return _new_message_mail(settings, secret, row, message, facts, reader)
 
 
-def _to_toloker(
-    settings: Settings,
-    secret: bytes,
-    row: OutboxRow,
-    message: MessageFacts | None,
-    toloker: TolokerFacts | None,
-    facts: Facts,
-) -> Rendered:
+@dataclass(frozen=True)
+class _Reader:
+    """Who a NEW_MESSAGE mail is for: their address, side, id, languages (a requester reads
+    every one: none preferred), where their threads are, and why they get it."""
+
+    to: str
+    side: str
+    id: str
+    languages: Sequence[str]
+    threads_page: str
+    why: str
+
+
+def _toloker_reader(toloker: TolokerFacts | None, message: MessageFacts | None, facts: Facts) -> _Reader | Skipped:
     if toloker is None:
         return Skipped("the Toloker no longer exists")
     to = _address(toloker.email)
@@ -295,18 +304,12 @@ def _to_toloker(
     if message is None or (toloker.id, message.thread_id) not in facts.toloker_threads:
         return Skipped("the message is gone or not in this Toloker's threads")
     why = "You get this e-mail because new messages are e-mailed to you."
-    reader = _Reader(TOLOKER, toloker.id, toloker.languages, "/toloker/messages", why)
-    return _new_message_mail(settings, secret, row, to, message, facts, reader)
+    return _Reader(to, TOLOKER, toloker.id, toloker.languages, "/toloker/messages", why)
 
 
-def _to_requester(
-    settings: Settings,
-    secret: bytes,
-    row: OutboxRow,
-    message: MessageFacts | None,
-    requester: RequesterFacts | None,
-    facts: Facts,
-) -> Rendered:
+def _requester_reader(
+    requester: RequesterFacts | None, message: MessageFacts | None, facts: Facts
+) -> _Reader | Skipped:
     if requester is None:
         return Skipped("the requester no longer exists")
     to = _address(requester.email)
@@ -319,24 +322,11 @@ def _to_requester(
     if message is None or (requester.id, message.thread_id) not in facts.requester_threads:
         return Skipped("the message is gone or not in this requester's threads")
     why = "You get this e-mail because e-mail for new messages is on in your notification settings."
-    reader = _Reader(REQUESTER, str(requester.id), (), "/messages", why)
-    return _new_message_mail(settings, secret, row, to, message, facts, reader)
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """Who a NEW_MESSAGE mail is for: their side, id, languages (a requester reads every one:
-    none preferred), where their threads are, and why they get it."""
-
-    side: str
-    id: str
-    languages: Sequence[str]
-    threads_page: str
-    why: str
+    return _Reader(to, REQUESTER, str(requester.id), (), "/messages", why)
 
 
 def _new_message_mail(
-    settings: Settings, secret: bytes, row: OutboxRow, to: str, message: MessageFacts, facts: Facts, reader: _Reader
+    settings: Settings, secret: bytes, row: OutboxRow, message: MessageFacts, facts: Facts, reader: _Reader
 ) -> Rendered:
     """The NEW_MESSAGE mail of a message, in the reader's language, linking to the thread."""
     _, topic = _text_in(message.topic, reader.languages)
@@ -352,7 +342,7 @@ def _new_message_mail(
         unsubscribe=_unsubscribe(settings, secret, reader.side, reader.id, NEW_MESSAGE),
         why=reader.why,
     )
-    return _assemble(settings, row, to, sender, parts)
+    return _assemble(settings, row, reader.to, sender, parts)
 
 
 def _address(email: str | None) -> str | Skipped:

@@ -1,10 +1,10 @@
-"""Field types shared by wire models."""
+"""Field types shared by wire models, the page model of every list, and `with_set` for views."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
@@ -60,3 +60,12 @@ class ListPage(BaseModel, Generic[ItemT]):
 
     items: list[ItemT]
     has_more: bool
+
+
+def with_set(view: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """`view` with each of `fields` that is set (not None) added after its keys, in order: a
+    wire object leaves an unset optional field out rather than sending null."""
+    for name, value in fields.items():
+        if value is not None:
+            view[name] = value
+    return view
