@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from crowdpost.kit.ids import format_id, format_optional_id
+from crowdpost.kit.ids import format_id
 from crowdpost.kit.schemas import with_set
 from crowdpost.models import WebhookDelivery, WebhookSubscription
 
@@ -16,7 +16,8 @@ def subscription_view(row: WebhookSubscription) -> dict[str, Any]:
         "event_type": row.event_type,
         "created": row.created,
     }
-    return with_set(view, pool_id=format_optional_id(row.pool_id))
+    # pool_id 0 is a subscription to every pool: no pool_id on the wire.
+    return with_set(view, pool_id=format_id(row.pool_id) if row.pool_id else None)
 
 
 def delivery_view(row: WebhookDelivery) -> dict[str, Any]:
