@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -34,25 +34,39 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass(frozen=True)
 class Header:
-    """What the page header shows about the signed-in requester."""
+    """What base.html's header shows about the signed-in person (`me`): a requester's name and
+    balance, or a Toloker's ID (no balance)."""
 
     name: str
-    balance: str
     public_id: str
+    balance: str = ""
+
+
+class _Session(Protocol):
+    @property
+    def csrf_token(self) -> str: ...
+
+
+SessionT = TypeVar("SessionT", bound=_Session)
 
 
 @dataclass(frozen=True)
-class PageUser:
-    web: WebSession
-    header: Header
+class SignedIn(Generic[SessionT]):
+    """Who a page request is from: their web session and what the header shows."""
 
-    @property
-    def requester_id(self) -> int:
-        return self.web.requester_id
+    web: SessionT
+    header: Header
 
     @property
     def csrf_token(self) -> str:
         return self.web.csrf_token
+
+
+@dataclass(frozen=True)
+class PageUser(SignedIn[WebSession]):
+    @property
+    def requester_id(self) -> int:
+        return self.web.requester_id
 
 
 class SignInRequired(Exception):

@@ -16,33 +16,17 @@ from fastapi import Depends, Request
 from crowdpost.accounts.toloker_web_sessions import TolokerWebSession, authenticate_web
 from crowdpost.config import SettingsDep
 from crowdpost.db import get_db
-from crowdpost.web.session import SignInRequired, check_csrf, come_back_to
+from crowdpost.web.session import Header, SignedIn, SignInRequired, check_csrf, come_back_to
 
 COOKIE = "crowdpost_toloker_session"
 HOME = "/toloker/messages"
 
 
 @dataclass(frozen=True)
-class TolokerHeader:
-    """What base.html reads about the signed-in person (`me`)."""
-
-    name: str
-    public_id: str
-    balance: str = ""
-
-
-@dataclass(frozen=True)
-class TolokerPageUser:
-    web: TolokerWebSession
-    header: TolokerHeader
-
+class TolokerPageUser(SignedIn[TolokerWebSession]):
     @property
     def user_id(self) -> str:
         return self.web.user_id
-
-    @property
-    def csrf_token(self) -> str:
-        return self.web.csrf_token
 
 
 class TolokerSignInRequired(SignInRequired):
@@ -66,7 +50,7 @@ def require_toloker(request: Request, settings: SettingsDep) -> TolokerPageUser:
     web = authenticate_web(get_db(request), settings, request.cookies.get(COOKIE))
     if web is None:
         raise TolokerSignInRequired(come_back_to(request, HOME))
-    user = TolokerPageUser(web=web, header=TolokerHeader(name=web.user_id, public_id=web.user_id))
+    user = TolokerPageUser(web=web, header=Header(name=web.user_id, public_id=web.user_id))
     request.state.page_user = user  # base.html shows the header and the CSRF token
     return user
 
