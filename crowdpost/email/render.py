@@ -312,11 +312,9 @@ def _requester_reader(
 ) -> _Reader | Skipped:
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = _address(requester.email)
+    to = _requester_address(requester)
     if isinstance(to, Skipped):
         return to
-    if not requester.verified:
-        return Skipped("the e-mail address is not verified")
     if not requester.new_message:
         return Skipped("e-mail for NEW_MESSAGE is switched off")
     if message is None or (requester.id, message.thread_id) not in facts.requester_threads:
@@ -353,6 +351,16 @@ def _address(email: str | None) -> str | Skipped:
     return to
 
 
+def _requester_address(requester: RequesterFacts) -> str | Skipped:
+    """A requester's address to mail, or why there is none (a requester's must be verified)."""
+    to = _address(requester.email)
+    if isinstance(to, Skipped):
+        return to
+    if not requester.verified:
+        return Skipped("the e-mail address is not verified")
+    return to
+
+
 def _operation_finished(settings: Settings, secret: bytes, row: OutboxRow, facts: Facts) -> Rendered:
     operation_id = (row.payload or {}).get("operation_id")
     if row.requester_id is None or not isinstance(operation_id, str | int):
@@ -360,11 +368,9 @@ def _operation_finished(settings: Settings, secret: bytes, row: OutboxRow, facts
     requester = facts.requesters.get(row.requester_id)
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = _address(requester.email)
+    to = _requester_address(requester)
     if isinstance(to, Skipped):
         return to
-    if not requester.verified:
-        return Skipped("the e-mail address is not verified")
     if not requester.operation_finished:
         return Skipped("e-mail for OPERATION_FINISHED is switched off")
     operation = facts.operations.get((requester.id, str(operation_id)))
