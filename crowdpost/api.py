@@ -24,33 +24,31 @@ TOLOKER_PREFIX = "/api/toloker/v1"
 ADMIN_PREFIX = "/api/admin/v1"
 
 
-def requester_api() -> APIRouter:
+def _joined(*parts: APIRouter) -> APIRouter:
     router = APIRouter()
-    router.include_router(accounts_requester.router)
-    router.include_router(workforce_requester.router)
-    router.include_router(rewards_requester.router)
-    router.include_router(operations_endpoints.router)
-    router.include_router(messaging_requester.router)
-    router.include_router(webhooks_requester.router)
-    router.include_router(email_requester.router)
+    for part in parts:
+        router.include_router(part)
     return router
+
+
+def requester_api() -> APIRouter:
+    return _joined(
+        accounts_requester.router,
+        workforce_requester.router,
+        rewards_requester.router,
+        operations_endpoints.router,
+        messaging_requester.router,
+        webhooks_requester.router,
+        email_requester.router,
+    )
 
 
 def toloker_api() -> APIRouter:
-    router = APIRouter()
-    router.include_router(rewards_toloker.router)
-    router.include_router(messaging_toloker.router)
-    router.include_router(email_toloker.router)
-    return router
+    return _joined(rewards_toloker.router, messaging_toloker.router, email_toloker.router)
 
 
 def admin_api() -> APIRouter:
-    router = APIRouter()
-    router.include_router(accounts_admin.router)
-    router.include_router(messaging_admin.router)
-    router.include_router(workforce_admin.router)
-    router.include_router(outbox_admin.router)
-    return router
+    return _joined(accounts_admin.router, messaging_admin.router, workforce_admin.router, outbox_admin.router)
 
 
 def mount_apis(app: FastAPI) -> None:

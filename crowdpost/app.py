@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from crowdpost import __version__
 from crowdpost.api import mount_apis
@@ -17,9 +16,11 @@ from crowdpost.config import Settings, get_settings
 from crowdpost.db import Database
 from crowdpost.errors import ApiError, install_error_handlers
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.logs import configure_logging
 from crowdpost.middleware import RequestContextMiddleware
 from crowdpost.outbox import metrics as outbox_metrics
 from crowdpost.outbox.channels import not_ready_channels
+from crowdpost.readiness import ReadinessProbe
 from crowdpost.web.app import mount_pages
 from crowdpost.wiring import wire_domains
 
@@ -44,6 +45,17 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def create_app_from_environment() -> FastAPI:
+    """The app of one process of `crowdpost serve --workers N`: uvicorn starts each process
+    from an import string, so each builds its app here, from the same `CROWDPOST_*`
+    environment as the command that started it, with its own database pool."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings)
+    settle_heap()
+    return app
+
+
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     database = db or Database.from_settings(settings)
@@ -64,6 +76,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.readiness = ReadinessProbe(database.probe_engine)
     install_error_handlers(app)
     mount_apis(app)
     _mount_operability(app)
@@ -84,11 +97,11 @@ def _mount_operability(app: FastAPI) -> None:
     @app.get("/readyz", include_in_schema=False)
     def readyz(request: Request) -> WireJSONResponse:
         database: Database = request.app.state.db
-        try:
-            with database.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            raise ApiError("database is not reachable", code="REMOTE_SERVICE_UNAVAILABLE", status_code=503) from exc
+        probe: ReadinessProbe = request.app.state.readiness
+        reason = probe.why_not_ready()
+        if reason is not None:
+            log.warning("not ready: %s", reason)
+            raise ApiError("database is not reachable", code="REMOTE_SERVICE_UNAVAILABLE", status_code=503)
         # Still ready (the API serves) when a channel cannot send; its rows wait, and this says why.
         body = {"status": "ready", "database": database.engine.dialect.name}
         return wire({**body, "outbox": not_ready_channels(request.app.state.settings)})

@@ -130,14 +130,29 @@ def _print_demo(db: Database, summary: Any, sign_in_url: str) -> None:
         console.print(f"  {who} token: [bold]{token}[/bold]{note}")
 
 
+SQLITE_ONE_PROCESS = (
+    "--workers {workers} needs PostgreSQL: on SQLite, crowdpost serves from one process (SQLite has one "
+    "writer at a time, and the group commit that shares it between concurrent payments lives inside one "
+    "process; several processes would queue on its lock). Run one process here, or set "
+    "CROWDPOST_DATABASE_URL=postgresql+psycopg://... (see README, 'Running on PostgreSQL')."
+)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8000,
     demo: Annotated[bool, typer.Option("--demo", help="Load demo data first")] = False,
     worker: Annotated[bool, typer.Option("--worker/--no-worker", help="Run an embedded worker")] = True,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="API processes sharing the port (PostgreSQL only when > 1)")
+    ] = 1,
 ) -> None:
-    """Serve the API and pages (HTTP/1.1) with an embedded worker."""
+    """Serve the API and pages (HTTP/1.1) with an embedded worker.
+
+    With --workers N > 1, N processes accept on the port; the embedded worker then runs once,
+    in the process that supervises them (it serves no requests). SIGTERM: stop accepting,
+    finish the requests in flight (up to CROWDPOST_SHUTDOWN_GRACE_SECONDS), exit 0."""
     import uvicorn
 
     from crowdpost.accounts.exposure import (
@@ -150,6 +165,8 @@ def serve(
     from crowdpost.worker.loop import EmbeddedWorker
 
     settings = _settings()
+    if workers > 1 and settings.is_sqlite:
+        _refuse(SQLITE_ONE_PROCESS.format(workers=workers))
     # Published tokens never open a reachable server: refuse before touching the database
     # or binding anything.
     hosts = [host]
@@ -183,17 +200,27 @@ def serve(
     )
     if embedded:
         embedded.start()
-    application = create_app(settings, db)
-    settle_heap()
+    # uvicorn handles SIGTERM (stop accepting, drain) and then raises it again with the handler
+    # that was there before it, to die of it: a handler that does nothing lets it return
+    # instead, so the embedded worker stops cleanly and the command exits 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "http": "h11",
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": settings.shutdown_grace_seconds,
+    }
     try:
-        uvicorn.run(
-            application,
-            host=host,
-            port=port,
-            http="h11",
-            log_config=None,
-            access_log=False,
-        )
+        if workers > 1:
+            # Each process builds its app from the environment (an import string: the
+            # processes are spawned, not forked, so nothing of this one is shared).
+            uvicorn.run("crowdpost.app:create_app_from_environment", factory=True, workers=workers, **common)
+        else:
+            application = create_app(settings, db)
+            settle_heap()
+            uvicorn.run(application, **common)
     finally:
         if embedded:
             embedded.stop()

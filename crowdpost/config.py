@@ -32,6 +32,29 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; empty means a SQLite file under var/. "
         "PostgreSQL: postgresql+psycopg://user:pass@host/db",
     )
+    # Connections each process keeps to the database (and as many again in a burst): one
+    # `serve` process's threads plus its embedded worker. PostgreSQL only; SQLite opens as needed.
+    database_pool_size: int = Field(10, ge=1)
+    # PostgreSQL: the longest a statement may run, and wait for a lock, in an API request's
+    # transaction (0 = no limit). The longest legitimate statements, an ALL send's fan-out to
+    # 100,000 Tolokers and an async batch of 100,000 bonuses stored in its request, take 2-3 s
+    # on a quiet server (bench/RESULTS.md), 6x that on a loaded one; the longest lock waits
+    # are id order's (a send beside an ALL send's fan-out, up to 4-5 s). Set per transaction
+    # (set_config(..., true)) behind a pooler, per connection otherwise.
+    database_statement_timeout_seconds: float = Field(30, ge=0)
+    database_lock_timeout_seconds: float = Field(10, ge=0)
+    # A worker's jobs (one chunk of an async operation, with its bonus messages' threads) may
+    # wait behind a large fan-out's table lock and run longer than a request: their own limits.
+    # Migrations run with no limit (a new index on a large table takes what it takes).
+    worker_statement_timeout_seconds: float = Field(300, ge=0)
+    worker_lock_timeout_seconds: float = Field(60, ge=0)
+    # How long connecting to PostgreSQL may take before /readyz and requests give up on it.
+    database_connect_timeout_seconds: int = Field(5, ge=1)
+    # "transaction": the URL points at a pooler in transaction mode (pgbouncer's
+    # pool_mode=transaction), which hands each transaction a different server connection:
+    # no prepared statements (psycopg's prepare_threshold off) and the timeouts are set at
+    # the start of every transaction instead of once per connection.
+    database_pooler: Literal["none", "transaction"] = "none"
     var_dir: Path = DEFAULT_VAR_DIR
     admin_token: str = DEFAULT_ADMIN_TOKEN
 
@@ -98,6 +121,9 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Webhooks may go to loopback/private addresses (tests' 127.0.0.1 receivers; never in production).
     webhook_allow_private: bool = False
+
+    # SIGTERM: `serve` stops accepting and lets requests in flight finish for up to this long.
+    shutdown_grace_seconds: float = Field(30, ge=0)
 
     log_level: str = "INFO"
     log_json: bool = True

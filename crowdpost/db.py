@@ -6,6 +6,14 @@ a read lock mid-transaction. Reads use a deferred BEGIN and never wait for write
 
 Long-running processes (`serve`, `worker`) move WAL checkpoints off the commit path:
 their connections never checkpoint on commit and a `WalCheckpointer` thread does it.
+
+PostgreSQL: `statement_timeout` and `lock_timeout` bound every transaction (`Timeouts`),
+the worker's jobs with their own, longer limits. Directly connected, they are the
+connection's settings, sent once when it opens; behind a pooler in transaction mode
+(pgbouncer), where consecutive transactions run on different server connections and a
+startup `options` parameter is refused, each transaction sets them for itself
+(`set_config(..., true)`) and psycopg never prepares statements (the pooler would hand
+the next transaction a server connection that has not got them).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,6 +31,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from crowdpost.config import Settings
 from crowdpost.writes import GroupCommit, PooledWrites, Writes
@@ -58,8 +68,60 @@ def _install_sqlite_pragmas(engine: Engine, *, checkpoint_on_commit: bool) -> No
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, pool_size: int = 10, checkpoint_on_commit: bool = True) -> Engine:
-    """`checkpoint_on_commit=False` only together with a running `WalCheckpointer`."""
+@dataclass(frozen=True)
+class Timeouts:
+    """PostgreSQL's statement_timeout and lock_timeout in milliseconds (0: no limit)."""
+
+    statement_ms: int
+    lock_ms: int
+
+    @classmethod
+    def of_seconds(cls, statement: float, lock: float) -> Timeouts:
+        return cls(round(statement * 1000), round(lock * 1000))
+
+    def as_options(self) -> str:
+        """As libpq's startup `options` (a direct connection only: pgbouncer refuses them)."""
+        return f"-c statement_timeout={self.statement_ms} -c lock_timeout={self.lock_ms}"
+
+    def set_local(self, conn: Connection) -> None:
+        """For the rest of the current transaction only: nothing stays on the server
+        connection for the next transaction, whoever the pooler gives it to."""
+        conn.exec_driver_sql(
+            f"SELECT set_config('statement_timeout', '{int(self.statement_ms)}', true), "
+            f"set_config('lock_timeout', '{int(self.lock_ms)}', true)"
+        )
+
+
+NO_TIMEOUTS = Timeouts(0, 0)
+# Execution option naming the timeouts of a connection's transactions (the worker's jobs).
+TIMEOUTS_OPTION = "crowdpost_timeouts"
+
+
+def _install_postgres_timeouts(engine: Engine, timeouts: Timeouts | None, *, per_transaction: bool) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        chosen = conn.get_execution_options().get(TIMEOUTS_OPTION)
+        if chosen is None and per_transaction:
+            chosen = timeouts
+        if chosen is not None:
+            chosen.set_local(conn)
+
+
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    checkpoint_on_commit: bool = True,
+    timeouts: Timeouts | None = None,
+    transaction_pooler: bool = False,
+    connect_timeout: int | None = None,
+    pooled: bool = True,
+) -> Engine:
+    """`checkpoint_on_commit=False` only together with a running `WalCheckpointer`.
+
+    PostgreSQL: `timeouts` for every transaction, `transaction_pooler` when the URL points
+    at pgbouncer in transaction mode (see the module docstring); `pooled=False`: a new
+    connection each time (the readiness probe's, which must not wait for a pool slot)."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -67,19 +129,41 @@ def make_engine(url: str, *, pool_size: int = 10, checkpoint_on_commit: bool = T
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _install_sqlite_pragmas(engine, checkpoint_on_commit=checkpoint_on_commit)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if connect_timeout is not None:
+        connect_args["connect_timeout"] = connect_timeout
+    if transaction_pooler:
+        connect_args["prepare_threshold"] = None
+    elif timeouts is not None:
+        connect_args["options"] = timeouts.as_options()
+    if pooled:
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, connect_args=connect_args
+        )
+    else:
+        engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
+    _install_postgres_timeouts(engine, timeouts, per_transaction=transaction_pooler)
+    return engine
 
 
 class Database:
     """The engine plus two session factories: read (deferred) and write (immediate)."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, job_timeouts: Timeouts | None = None) -> None:
+        """`job_timeouts`: PostgreSQL's limits for `transaction(job=True)` (the worker's jobs)."""
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.write_engine = engine.execution_options(sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         self._read = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
         self._write = sessionmaker(bind=self.write_engine, expire_on_commit=False, autoflush=False)
+        self._job = self._write
+        if job_timeouts is not None and not self.is_sqlite:
+            job_engine = self.write_engine.execution_options(**{TIMEOUTS_OPTION: job_timeouts})
+            self._job = sessionmaker(bind=job_engine, expire_on_commit=False, autoflush=False)
         self.checkpointer: WalCheckpointer | None = None
+        # What /readyz connects with: on PostgreSQL a connection of its own each time (set by
+        # `from_settings`), so a probe stuck behind pgbouncer never holds a slot of the pool.
+        self.probe_engine = engine
         self._writes: Writes | None = None
         self._writes_lock = threading.Lock()
 
@@ -87,8 +171,23 @@ class Database:
     def from_settings(cls, settings: Settings, *, background_checkpoints: bool = False) -> Database:
         """`background_checkpoints`: for long-running processes (`serve`, `worker`); on a
         SQLite file, commits stop checkpointing and a `WalCheckpointer` runs until `dispose`."""
-        engine = make_engine(settings.effective_database_url, checkpoint_on_commit=not background_checkpoints)
-        database = cls(engine)
+        postgres: dict[str, Any] = {
+            "timeouts": Timeouts.of_seconds(
+                settings.database_statement_timeout_seconds, settings.database_lock_timeout_seconds
+            ),
+            "transaction_pooler": settings.database_pooler == "transaction",
+            "connect_timeout": settings.database_connect_timeout_seconds,
+        }
+        url = settings.effective_database_url
+        engine = make_engine(
+            url, pool_size=settings.database_pool_size, checkpoint_on_commit=not background_checkpoints, **postgres
+        )
+        job_timeouts = Timeouts.of_seconds(
+            settings.worker_statement_timeout_seconds, settings.worker_lock_timeout_seconds
+        )
+        database = cls(engine, job_timeouts)
+        if not database.is_sqlite:
+            database.probe_engine = make_engine(url, pooled=False, **postgres)
         if background_checkpoints:
             database.start_checkpointer()
         return database
@@ -102,13 +201,16 @@ class Database:
         self.checkpointer.start()
         return self.checkpointer
 
-    def session(self, *, write: bool = True) -> Session:
+    def session(self, *, write: bool = True, job: bool = False) -> Session:
+        if job:
+            return self._job()
         return (self._write if write else self._read)()
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Session]:
-        """Commit on success, roll back on any error."""
-        session = self.session(write=write)
+    def transaction(self, *, write: bool = True, job: bool = False) -> Iterator[Session]:
+        """Commit on success, roll back on any error. `job`: a worker's job, a write
+        transaction under the job timeouts."""
+        session = self.session(write=write, job=job)
         try:
             yield session
             session.commit()
@@ -135,6 +237,8 @@ class Database:
         if self.checkpointer is not None:
             self.checkpointer.stop()
         self.engine.dispose()
+        if self.probe_engine is not self.engine:
+            self.probe_engine.dispose()
 
 
 class WalCheckpointer:

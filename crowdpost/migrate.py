@@ -14,6 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
+from crowdpost.db import NO_TIMEOUTS
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 7_041_993  # any constant shared by all crowdpost processes
 
@@ -31,6 +33,11 @@ def upgrade(engine: Engine) -> None:
     config = alembic_config()
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
+            # No time limit for this transaction: a migration may build an index on a large
+            # table, and a process starting beside a migrating one waits for its lock below.
+            NO_TIMEOUTS.set_local(conn)
+            # A transaction lock, with every migration inside its transaction: it holds the
+            # same through pgbouncer's transaction pooling (a session lock would not).
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
         command.upgrade(config, "heads")

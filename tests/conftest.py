@@ -18,6 +18,7 @@ from crowdpost.wiring import wire_domains
 from tests.fixtures.backends import PostgresBackend, SqliteBackend, missing_component, start_postgres
 from tests.fixtures.factories import Admin, RequesterInfo, settings_for
 from tests.fixtures.live_server import serve_in_thread
+from tests.fixtures.pgbouncer import PooledServer, start_pooled_server
 
 # Records every statement the suite runs and checks each can go to one Citus shard.
 pytest_plugins = ["tests.fixtures.statements"]
@@ -58,6 +59,20 @@ def postgres_backend(_postgres_admin_url: str | Exception) -> PostgresBackend | 
         return PostgresBackend(_postgres_admin_url)
     except Exception as exc:
         return RuntimeError(f"could not prepare the PostgreSQL template database: {exc}")
+
+
+@pytest.fixture(scope="session")
+def _pooled_server() -> Iterator[PooledServer | Exception]:
+    yield from start_pooled_server()
+
+
+@pytest.fixture
+def pooled_server(_pooled_server: PooledServer | Exception) -> PooledServer:
+    """Our own PostgreSQL (Debian's) with pgbouncer in transaction mode in front of it."""
+    if isinstance(_pooled_server, Exception):
+        missing_component(f"PostgreSQL and pgbouncer unavailable: {_pooled_server}")
+    assert not isinstance(_pooled_server, Exception)
+    return _pooled_server
 
 
 @pytest.fixture(params=BACKENDS)

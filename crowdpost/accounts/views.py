@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from crowdpost.kit.ids import format_id
+from crowdpost.kit.ids import format_id, format_optional_id
 from crowdpost.kit.money import from_micros
+from crowdpost.kit.schemas import with_set
 from crowdpost.models import Requester
 
 if TYPE_CHECKING:
@@ -52,9 +53,5 @@ def deposit_view(requester_id: int, amount: Decimal, balance_micros: int, entry_
 
 
 def revoked_token_view(revoked: RevokedToken) -> dict[str, Any]:
-    view: dict[str, Any] = {"revoked": True, "role": revoked.role, "revoked_at": revoked.revoked}
-    if revoked.requester_id is not None:
-        view["requester_id"] = format_id(revoked.requester_id)
-    if revoked.toloker_id is not None:
-        view["toloker_id"] = revoked.toloker_id
-    return view
+    view = {"revoked": True, "role": revoked.role, "revoked_at": revoked.revoked}
+    return with_set(view, requester_id=format_optional_id(revoked.requester_id), toloker_id=revoked.toloker_id)

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from crowdpost.accounts import passwords, repository
@@ -53,6 +56,9 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 MAX_COOKIE_LENGTH = 128
 # argon2 copes with any length, but nobody's password is longer than `check_new_password` allows.
 MAX_PASSWORD_LENGTH = passwords.MAX_LENGTH
+# Whose session: a requester id or a Toloker id.
+OwnerT = TypeVar("OwnerT", int, str)
+TokenRow = Row[str, int | None, str | None]  # (role, requester_id, toloker_id)
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,10 @@ def do_sign_in_with_password(db: Database, settings: Settings, email: str, passw
     """
     key = passwords.email_key(email)
     now = utcnow()
-    demo_refused = settings.environment != "development" and password == DEMO_PASSWORD
-    checkable = not demo_refused and bool(key) and len(password) <= MAX_PASSWORD_LENGTH
-    with db.transaction() as session:
-        attempt = _reserve(session, settings, key, now)
-        counted = isinstance(attempt, _Attempt)
-        candidates = repository.password_candidates(session, key) if checkable and counted else []
-    if not isinstance(attempt, _Attempt):
-        return attempt  # locked: nothing checked, nothing counted
-    if demo_refused:
-        return attempt.failed(DEMO_PASSWORD_REFUSED)
+    counted = _count_password_attempt(db, settings, key, key, now, password, repository.password_candidates)
+    if isinstance(counted, SignInResult):
+        return counted
+    attempt, candidates = counted
     # Twice at most: a second look only when the password changed between the read and the claim.
     for _ in range(2):
         match = _check_password(candidates, password)
@@ -100,21 +100,47 @@ def do_sign_in_with_password(db: Database, settings: Settings, email: str, passw
         with db.transaction() as session:
             if repository.claim_password_hash(session, requester_id, password_hash, claimed_hash):
                 repository.delete_sign_in_failure(session, attempt.failure_id)
-                return _start(session, settings, requester_id, now)
+                return _start(session, settings, REQUESTER_SESSIONS, requester_id, now)
             candidates = repository.password_candidates(session, key)
     return attempt.failed(WRONG_PASSWORD)
 
 
-def _check_password(candidates: list[tuple[int, str]], password: str) -> tuple[int, str] | None:
-    """(requester id, hash) the password matches, None otherwise; always one verify or more."""
+def _count_password_attempt(
+    db: Database,
+    settings: Settings,
+    key: str,
+    email_key: str,
+    now: datetime,
+    password: str,
+    candidates_of: Callable[[Session, str], list[tuple[OwnerT, str]]],
+) -> SignInResult | tuple[_Attempt, list[tuple[OwnerT, str]]]:
+    """A password attempt on `key` counted as failed (or refused by the lock), in a short
+    transaction of its own, with the (owner, hash) pairs of `email_key` to check it against;
+    the final result instead when the key is locked or the demo password is refused.
+    Requesters and Tolokers alike."""
+    demo_refused = settings.environment != "development" and password == DEMO_PASSWORD
+    checkable = not demo_refused and bool(email_key) and len(password) <= MAX_PASSWORD_LENGTH
+    with db.transaction() as session:
+        attempt = _reserve(session, settings, key, now)
+        counted = isinstance(attempt, _Attempt)
+        candidates = candidates_of(session, email_key) if checkable and counted else []
+    if not isinstance(attempt, _Attempt):
+        return attempt  # locked: nothing checked, nothing counted
+    if demo_refused:
+        return attempt.failed(DEMO_PASSWORD_REFUSED)
+    return attempt, candidates
+
+
+def _check_password(candidates: list[tuple[OwnerT, str]], password: str) -> tuple[OwnerT, str] | None:
+    """(owner, hash) the password matches, None otherwise; always one verify or more."""
     if not candidates:
         # Unknown e-mail, no password yet, or a password too long to be anyone's: as slow as a wrong one.
         passwords.spend_a_verify(password[:MAX_PASSWORD_LENGTH])
         return None
-    # E-mails are not unique: the first requester whose password this is.
-    for requester_id, password_hash in candidates:
+    # E-mails are not unique: the first one whose password this is.
+    for owner, password_hash in candidates:
         if passwords.verify_password(password_hash, password):
-            return requester_id, password_hash
+            return owner, password_hash
     return None
 
 
@@ -125,6 +151,22 @@ def do_sign_in_with_token(db: Database, settings: Settings, token: str) -> SignI
     ones. Never raises for a wrong token. One short transaction of its own: a token is
     checked by its SHA-256, nothing slow runs inside it.
     """
+    return _sign_in_with_token(db, settings, token, _requester_of, REQUESTER_SESSIONS)
+
+
+def _requester_of(row: TokenRow) -> int | None:
+    return row.requester_id if row.role == "REQUESTER" else None
+
+
+def _sign_in_with_token(
+    db: Database,
+    settings: Settings,
+    token: str,
+    owner_of: Callable[[TokenRow], OwnerT | None],
+    rows: SessionRows[OwnerT],
+) -> SignInResult:
+    """A token sign-in for whoever `owner_of` finds in the live token's row (None: refused
+    like an unknown token), who get a session in `rows`. Requesters and Tolokers alike."""
     token = parse_authorization(token) or token.strip()
     key = "token:" + hash_token(token)
     now = utcnow()
@@ -136,9 +178,10 @@ def do_sign_in_with_token(db: Database, settings: Settings, token: str) -> SignI
         if settings.environment != "development" and is_well_known(token):
             return _fail(session, settings, key, now, PUBLISHED_TOKEN_REFUSED)
         row = repository.live_token(session, hash_token(token)) if token else None
-        if row is None or row.role != "REQUESTER" or row.requester_id is None:
+        owner = owner_of(row) if row is not None else None
+        if owner is None:
             return _fail(session, settings, key, now, WRONG_TOKEN)
-        return _start(session, settings, row.requester_id, now)
+        return _start(session, settings, rows, owner, now)
 
 
 def authenticate_web(db: Database, settings: Settings, cookie_value: str | None) -> WebSession | None:
@@ -147,20 +190,27 @@ def authenticate_web(db: Database, settings: Settings, cookie_value: str | None)
     In short transactions of its own (like `auth.authenticate_in_own_transaction`): a read,
     and a write only to move last_seen when it is older than a minute.
     """
+    row = _live_session(db, settings, REQUESTER_SESSIONS, cookie_value)
+    return WebSession(row.id, row.requester_id, row.csrf_token) if row is not None else None
+
+
+def _live_session(db: Database, settings: Settings, rows: SessionRows[OwnerT], cookie_value: str | None) -> Any:
+    """The row of the live session this cookie names in `rows`, None when missing, unknown,
+    idle or too old; last_seen moved when older than a minute. Requesters and Tolokers alike."""
     if not cookie_value or len(cookie_value) > MAX_COOKIE_LENGTH:
         return None
     now = utcnow()
     idle_cutoff, absolute_cutoff = _cutoffs(settings, now)
     with db.transaction(write=False) as session:
-        row = repository.web_session_by_hash(session, hash_token(cookie_value))
+        row = rows.by_hash(session, hash_token(cookie_value))
     if row is None or row.last_seen < idle_cutoff or row.created < absolute_cutoff:
         return None
     if now - row.last_seen > TOUCH_INTERVAL:
         with db.transaction() as session:
             # Signed out or gone idle since the read: the session is over.
-            if not repository.touch_web_session(session, row.id, row.requester_id, now, idle_cutoff):
+            if not rows.touch(session, row, now, idle_cutoff):
                 return None
-    return WebSession(row.id, row.requester_id, row.csrf_token)
+    return row
 
 
 def csrf_matches(web: WebSession, submitted: str | None) -> bool:
@@ -198,12 +248,32 @@ def do_change_password(session: Session, web: WebSession, current: str, new: str
     repository.delete_web_sessions(session, web.requester_id, keep=web.id)
 
 
-def _start(session: Session, settings: Settings, requester_id: int, now: datetime) -> SignInResult:
+@dataclass(frozen=True)
+class SessionRows(Generic[OwnerT]):
+    """One side's session rows (requesters' `web_sessions`, Tolokers' `toloker_web_sessions`)."""
+
+    by_hash: Callable[[Session, str], Any]  # (id, owner, csrf_token, created, last_seen) | None
+    touch: Callable[[Session, Any, datetime, datetime], bool]  # (row, now, idle cutoff)
+    delete_expired: Callable[[Session, OwnerT, datetime, datetime], None]
+    add: Callable[[Session, str, OwnerT, str, datetime], object]
+
+
+REQUESTER_SESSIONS = SessionRows[int](
+    by_hash=repository.web_session_by_hash,
+    touch=lambda session, row, now, idle: repository.touch_web_session(session, row.id, row.requester_id, now, idle),
+    delete_expired=repository.delete_expired_web_sessions,
+    add=repository.add_web_session,
+)
+
+
+def _start(
+    session: Session, settings: Settings, rows: SessionRows[OwnerT], owner: OwnerT, now: datetime
+) -> SignInResult:
     idle_cutoff, absolute_cutoff = _cutoffs(settings, now)
-    # Each sign-in sweeps the requester's own dead sessions: the table holds live ones.
-    repository.delete_expired_web_sessions(session, requester_id, idle_cutoff, absolute_cutoff)
+    # Each sign-in sweeps the owner's own dead sessions: the table holds live ones.
+    rows.delete_expired(session, owner, idle_cutoff, absolute_cutoff)
     cookie_value = secrets.token_urlsafe(32)
-    repository.add_web_session(session, hash_token(cookie_value), requester_id, secrets.token_urlsafe(32), now)
+    rows.add(session, hash_token(cookie_value), owner, secrets.token_urlsafe(32), now)
     return SignInResult(ok=True, cookie_value=cookie_value, message=None, locked=False)
 
 

@@ -269,80 +269,96 @@ def _new_message(settings: Settings, secret: bytes, row: OutboxRow, facts: Facts
         return Skipped("NEW_MESSAGE row without a message id", failed=True)
     message = facts.messages.get(row.ref_id)
     if row.user_id is not None:
-        toloker = facts.tolokers.get(row.user_id)
-        return _to_toloker(settings, secret, row, message, toloker, facts)
-    if row.requester_id is not None:
-        requester = facts.requesters.get(row.requester_id)
-        return _to_requester(settings, secret, row, message, requester, facts)
-    return Skipped("NEW_MESSAGE row without a recipient", failed=True)
+        reader = _toloker_reader(facts.tolokers.get(row.user_id), message, facts)
+    elif row.requester_id is not None:
+        reader = _requester_reader(facts.requesters.get(row.requester_id), message, facts)
+    else:
+        return Skipped("NEW_MESSAGE row without a recipient", failed=True)
+    if isinstance(reader, Skipped):
+        return reader
+    assert message is not None  # the reader checked it is in their threads
+    return _new_message_mail(settings, secret, row, message, facts, reader)
 
 
-def _to_toloker(
-    settings: Settings,
-    secret: bytes,
-    row: OutboxRow,
-    message: MessageFacts | None,
-    toloker: TolokerFacts | None,
-    facts: Facts,
-) -> Rendered:
+@dataclass(frozen=True)
+class _Reader:
+    """Who a NEW_MESSAGE mail is for: their address, side, id, languages (a requester reads
+    every one: none preferred), where their threads are, and why they get it."""
+
+    to: str
+    side: str
+    id: str
+    languages: Sequence[str]
+    threads_page: str
+    why: str
+
+
+def _toloker_reader(toloker: TolokerFacts | None, message: MessageFacts | None, facts: Facts) -> _Reader | Skipped:
     if toloker is None:
         return Skipped("the Toloker no longer exists")
-    to = mail_address(toloker.email)
-    if to is None:
-        return Skipped("no usable e-mail address on file" if toloker.email else "no e-mail address on file")
+    to = _address(toloker.email)
+    if isinstance(to, Skipped):
+        return to
     if not toloker.new_message:
         return Skipped("e-mail for NEW_MESSAGE is switched off")
     if message is None or (toloker.id, message.thread_id) not in facts.toloker_threads:
         return Skipped("the message is gone or not in this Toloker's threads")
-    _, topic = _text_in(message.topic, toloker.languages)
-    language, text = _text_in(message.text, toloker.languages)
-    sender = _sender_name(message, facts, for_toloker=True)
-    parts = _Parts(
-        subject=policy.plain_text(topic),
-        language=language,
-        intro=f"{sender} wrote:",
-        content_html=mail_html(text),
-        link=f"{_site(settings)}/toloker/messages/{format_id(message.thread_id)}",
-        link_label="Open the conversation",
-        unsubscribe=_unsubscribe(settings, secret, TOLOKER, toloker.id, NEW_MESSAGE),
-        why="You get this e-mail because new messages are e-mailed to you.",
-    )
-    return _assemble(settings, row, to, sender, parts)
+    why = "You get this e-mail because new messages are e-mailed to you."
+    return _Reader(to, TOLOKER, toloker.id, toloker.languages, "/toloker/messages", why)
 
 
-def _to_requester(
-    settings: Settings,
-    secret: bytes,
-    row: OutboxRow,
-    message: MessageFacts | None,
-    requester: RequesterFacts | None,
-    facts: Facts,
-) -> Rendered:
+def _requester_reader(
+    requester: RequesterFacts | None, message: MessageFacts | None, facts: Facts
+) -> _Reader | Skipped:
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = mail_address(requester.email)
-    if to is None:
-        return Skipped("no usable e-mail address on file" if requester.email else "no e-mail address on file")
-    if not requester.verified:
-        return Skipped("the e-mail address is not verified")
+    to = _requester_address(requester)
+    if isinstance(to, Skipped):
+        return to
     if not requester.new_message:
         return Skipped("e-mail for NEW_MESSAGE is switched off")
     if message is None or (requester.id, message.thread_id) not in facts.requester_threads:
         return Skipped("the message is gone or not in this requester's threads")
-    _, topic = _text_in(message.topic, ())
-    language, text = _text_in(message.text, ())
-    sender = _sender_name(message, facts, for_toloker=False)
+    why = "You get this e-mail because e-mail for new messages is on in your notification settings."
+    return _Reader(to, REQUESTER, str(requester.id), (), "/messages", why)
+
+
+def _new_message_mail(
+    settings: Settings, secret: bytes, row: OutboxRow, message: MessageFacts, facts: Facts, reader: _Reader
+) -> Rendered:
+    """The NEW_MESSAGE mail of a message, in the reader's language, linking to the thread."""
+    _, topic = _text_in(message.topic, reader.languages)
+    language, text = _text_in(message.text, reader.languages)
+    sender = _sender_name(message, facts, for_toloker=reader.side == TOLOKER)
     parts = _Parts(
         subject=policy.plain_text(topic),
         language=language,
         intro=f"{sender} wrote:",
         content_html=mail_html(text),
-        link=f"{_site(settings)}/messages/{format_id(message.thread_id)}",
+        link=f"{_site(settings)}{reader.threads_page}/{format_id(message.thread_id)}",
         link_label="Open the conversation",
-        unsubscribe=_unsubscribe(settings, secret, REQUESTER, str(requester.id), NEW_MESSAGE),
-        why="You get this e-mail because e-mail for new messages is on in your notification settings.",
+        unsubscribe=_unsubscribe(settings, secret, reader.side, reader.id, NEW_MESSAGE),
+        why=reader.why,
     )
-    return _assemble(settings, row, to, sender, parts)
+    return _assemble(settings, row, reader.to, sender, parts)
+
+
+def _address(email: str | None) -> str | Skipped:
+    """The address to mail, or why there is none."""
+    to = mail_address(email)
+    if to is None:
+        return Skipped("no usable e-mail address on file" if email else "no e-mail address on file")
+    return to
+
+
+def _requester_address(requester: RequesterFacts) -> str | Skipped:
+    """A requester's address to mail, or why there is none (a requester's must be verified)."""
+    to = _address(requester.email)
+    if isinstance(to, Skipped):
+        return to
+    if not requester.verified:
+        return Skipped("the e-mail address is not verified")
+    return to
 
 
 def _operation_finished(settings: Settings, secret: bytes, row: OutboxRow, facts: Facts) -> Rendered:
@@ -352,11 +368,9 @@ def _operation_finished(settings: Settings, secret: bytes, row: OutboxRow, facts
     requester = facts.requesters.get(row.requester_id)
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = mail_address(requester.email)
-    if to is None:
-        return Skipped("no usable e-mail address on file" if requester.email else "no e-mail address on file")
-    if not requester.verified:
-        return Skipped("the e-mail address is not verified")
+    to = _requester_address(requester)
+    if isinstance(to, Skipped):
+        return to
     if not requester.operation_finished:
         return Skipped("e-mail for OPERATION_FINISHED is switched off")
     operation = facts.operations.get((requester.id, str(operation_id)))

@@ -35,42 +35,40 @@ def new_message_rows(event: MessagesReceived) -> Select[Any]:
     """The recipients of messages [first..last] who get them by e-mail, as outbox columns."""
     in_range = Message.id.between(event.first_message_id, event.last_message_id)
     if event.side == "REQUESTER":
-        return (
-            select(
-                *_constants(NEW_MESSAGE),
-                RequesterThread.requester_id.label("requester_id"),
-                _none(OutboxItem.user_id).label("user_id"),
-                Message.id.label("ref_id"),
-                _none(OutboxItem.ordering_key).label("ordering_key"),
-                _none(OutboxItem.payload).label("payload"),
-            )
-            .join(RequesterThread, RequesterThread.thread_id == Message.thread_id)
-            .join(Requester, Requester.id == RequesterThread.requester_id)
-            .where(
-                in_range,
-                Message.sender_role != "REQUESTER",  # never the requester's own message
-                Requester.email.is_not(None),
-                Requester.email_verified.is_(True),
-                Requester.email_new_message.is_(True),
-            )
+        on = Requester.id == RequesterThread.requester_id
+        rows = _recipient_rows(RequesterThread, _none(OutboxItem.user_id), Requester, on)
+        return rows.where(
+            in_range,
+            Message.sender_role != "REQUESTER",  # never the requester's own message
+            Requester.email.is_not(None),
+            Requester.email_verified.is_(True),
+            Requester.email_new_message.is_(True),
         )
+    rows = _recipient_rows(TolokerThread, TolokerThread.user_id, Toloker, Toloker.id == TolokerThread.user_id)
+    return rows.where(
+        in_range,
+        Message.sender_role != "USER",  # never the Toloker's own message
+        Toloker.email.is_not(None),
+        Toloker.email_new_message.is_(True),
+    )
+
+
+def _recipient_rows(
+    state: type[RequesterThread] | type[TolokerThread], user_id: Any, person: type[Requester] | type[Toloker], on: Any
+) -> Select[Any]:
+    """A message's outbox rows for one side's participants (`state`: their thread rows, joined
+    with `person` `on` their id), before the side's conditions."""
     return (
         select(
             *_constants(NEW_MESSAGE),
-            TolokerThread.requester_id.label("requester_id"),
-            TolokerThread.user_id.label("user_id"),
+            state.requester_id.label("requester_id"),
+            user_id.label("user_id"),
             Message.id.label("ref_id"),
             _none(OutboxItem.ordering_key).label("ordering_key"),
             _none(OutboxItem.payload).label("payload"),
         )
-        .join(TolokerThread, TolokerThread.thread_id == Message.thread_id)
-        .join(Toloker, Toloker.id == TolokerThread.user_id)
-        .where(
-            in_range,
-            Message.sender_role != "USER",  # never the Toloker's own message
-            Toloker.email.is_not(None),
-            Toloker.email_new_message.is_(True),
-        )
+        .join(state, state.thread_id == Message.thread_id)
+        .join(person, on)
     )
 
 

@@ -26,6 +26,11 @@ def format_id(n: int) -> str:
     return f"{n:0{WIDTH}d}"
 
 
+def format_optional_id(n: int | None) -> str | None:
+    """`format_id` of an id a row may lack (None stays None)."""
+    return format_id(n) if n is not None else None
+
+
 def parse_id(text: str) -> int | None:
     """The integer behind a public id, or None when the text is not one of ours."""
     if len(text) != WIDTH or not text.isdigit() or not text.isascii():

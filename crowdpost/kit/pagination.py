@@ -3,7 +3,7 @@
 `limit` (default 50, max 300), `sort` (`a,-b`), `id_gt/gte/lt/lte`,
 `created_gt/gte/lt/lte`, and the `{"items": [...], "has_more": bool}` answer.
 Endpoints declare which sort fields and extra time ranges (`time_ranges`) they allow;
-repositories page with `paginate`.
+repositories page with `paginate`. The pages' Newest / Older lists page with `page_before`.
 """
 
 from __future__ import annotations
@@ -200,6 +200,18 @@ def apply_sort(
 def page(rows: Sequence[Any], limit: int) -> tuple[list[Any], bool]:
     """Split a `limit + 1` fetch into the page and `has_more`."""
     return list(rows[:limit]), len(rows) > limit
+
+
+def page_before(
+    session: Session, stmt: Select[Any], id_column: InstrumentedAttribute[int], before_id: int | None, limit: int
+) -> tuple[list[Any], int | None]:
+    """The pages' paging (Older / Newest links): `stmt`'s rows below `before_id`, newest
+    first, at most `limit`, and the `before_id` of the next page (None at the end)."""
+    if before_id is not None:
+        stmt = stmt.where(id_column < before_id)
+    rows = session.execute(stmt.order_by(id_column.desc()).limit(limit + 1)).scalars().all()
+    shown = list(rows[:limit])
+    return shown, (getattr(shown[-1], id_column.key) if len(rows) > limit else None)
 
 
 def paginate(

@@ -1,12 +1,12 @@
-"""Field types shared by wire models."""
+"""Field types shared by wire models, the page model of every list, and `with_set` for views."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, Field, StringConstraints, WithJsonSchema
 
 from crowdpost.kit.money import to_micros
 from crowdpost.kit.timefmt import to_naive_utc
@@ -48,3 +48,24 @@ def _exact_micros(value: Decimal) -> Decimal:
 # An amount that converts to micro-units exactly: finite, no negative zero, at most 6 places,
 # less than $10**13. Checked on the digits as written, before any arithmetic (kit.money).
 MicrosDecimal = Annotated[Decimal, AfterValidator(_exact_micros)]
+
+
+ItemT = TypeVar("ItemT")
+
+
+class ListPage(BaseModel, Generic[ItemT]):
+    """Every list's answer, `{"items": [...], "has_more": bool}` (`kit.pagination`). A list's
+    response model subclasses it with its item view (`class SkillPage(ListPage[SkillView])`),
+    so /openapi.json names each page as before."""
+
+    items: list[ItemT]
+    has_more: bool
+
+
+def with_set(view: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """`view` with each of `fields` that is set (not None) added after its keys, in order: a
+    wire object leaves an unset optional field out rather than sending null."""
+    for name, value in fields.items():
+        if value is not None:
+            view[name] = value
+    return view

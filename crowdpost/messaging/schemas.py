@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from crowdpost.kit.schemas import LanguageCode, WireDateTime
+from crowdpost.kit.schemas import LanguageCode, ListPage, WireDateTime
 
 TOPIC_MAX_CHARS = 1000
 TEXT_MAX_CHARS = 100_000
@@ -183,9 +183,8 @@ class RecipientView(BaseModel):
     reply_thread_id: str | None = None
 
 
-class RecipientPage(BaseModel):
-    items: list[RecipientView]
-    has_more: bool
+class RecipientPage(ListPage[RecipientView]):
+    pass
 
 
 class PolicyWarning(BaseModel):
@@ -216,9 +215,8 @@ class MessageThreadView(BaseModel):
     policy_warnings: list[PolicyWarning] | None = None
 
 
-class MessageThreadPage(BaseModel):
-    items: list[MessageThreadView]
-    has_more: bool
+class MessageThreadPage(ListPage[MessageThreadView]):
+    pass
 
 
 class FolderCounts(BaseModel):

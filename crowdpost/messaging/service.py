@@ -27,7 +27,7 @@ from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.messaging import folders, outcomes, policy, repository, views
+from crowdpost.messaging import folders, policy, repository, views
 
 # Re-exported: the value types callers pass to the services (pages import them from here, as
 # no other domain may import this domain's repository).
@@ -154,7 +154,7 @@ def do_dry_run(
     plan = plan_audience(session, req, min_started=settings.all_recipients_min_started)
     counts = plan.counts
     cap = bulk_cap(settings, form.recipients_select_type, ignore_cap, utcnow())
-    capped = outcomes.count_capped(session, requester_id, plan.members, cap) if cap is not None else 0
+    capped = repository.count_capped(session, requester_id, plan.members, cap) if cap is not None else 0
     excluded: dict[str, Any] = {
         "banned": counts.banned,
         "unknown": counts.unknown,
@@ -173,11 +173,11 @@ def do_dry_run(
     }
 
 
-def bulk_cap(settings: Settings, select_type: SelectType, ignore_cap: bool, now: datetime) -> outcomes.BulkCap | None:
+def bulk_cap(settings: Settings, select_type: SelectType, ignore_cap: bool, now: datetime) -> repository.BulkCap | None:
     """The cap a send is checked against: FILTER and ALL sends, unless a FILTER ignores it."""
     if select_type == SelectType.DIRECT or ignore_cap:
         return None
-    return outcomes.BulkCap.week(settings.bulk_messages_per_toloker_week, now)
+    return repository.BulkCap.week(settings.bulk_messages_per_toloker_week, now)
 
 
 def cap_reason(settings: Settings) -> str:
@@ -283,8 +283,8 @@ def _do_deliver(
     select_type = SelectType(plan.request.select_type)
     cap = bulk_cap(settings, select_type, ignore_cap, now)
     if cap is not None:
-        outcomes.lock_bulk_sends(session, thread.requester_id)
-    outcomes.record(
+        repository.lock_bulk_sends(session, thread.requester_id)
+    repository.record_outcomes(
         session,
         plan.addressed,
         thread_id=thread.id,
@@ -293,8 +293,10 @@ def _do_deliver(
         cap=cap,
         now=now,
     )
-    repository.fan_out(session, outcomes.delivered(thread.requester_id, thread.id), thread.id, thread.requester_id, now)
-    counted = outcomes.counts(session, thread.requester_id, thread.id)
+    repository.fan_out(
+        session, repository.delivered_ids(thread.requester_id, thread.id), thread.id, thread.requester_id, now
+    )
+    counted = repository.outcome_counts(session, thread.requester_id, thread.id)
     repository.set_counts(
         session,
         thread,
@@ -308,7 +310,7 @@ def _do_deliver(
 
 
 def list_recipients(
-    session: Session, requester_id: int, public_id: str, filters: outcomes.RecipientFilters, params: ListParams
+    session: Session, requester_id: int, public_id: str, filters: repository.RecipientFilters, params: ListParams
 ) -> dict[str, Any]:
     """A sent thread's addressed Tolokers with their outcomes (404 unless it is the requester's
     composed thread)."""
@@ -316,7 +318,7 @@ def list_recipients(
     thread = repository.get_thread(session, state.thread_id)
     if thread.kind != ThreadKind.COMPOSE.value or thread.requester_id != requester_id:
         raise DoesNotExist(f"Message thread {public_id} has no recipients list")
-    rows, has_more = outcomes.recipients_page(session, requester_id, thread.id, filters, params)
+    rows, has_more = repository.recipients_page(session, requester_id, thread.id, filters, params)
     return {"items": [views.recipient_view(row) for row in rows], "has_more": has_more}
 
 

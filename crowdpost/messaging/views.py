@@ -176,7 +176,7 @@ def participant_views(session: Session, who: Participant, states: Sequence[State
 
 
 def recipient_view(row: Any) -> dict[str, Any]:
-    """One row of `outcomes.recipients_page`: (id, user_id, outcome, read_at, reply_thread_id)."""
+    """One row of `repository.recipients_page`: (id, user_id, outcome, read_at, reply_thread_id)."""
     return {
         "id": format_id(row.id),
         "user_id": row.user_id,

@@ -175,10 +175,10 @@ class TolokerThread(Base):
 
 class RecipientOutcome(Base):
     """What became of one addressed Toloker of a composed thread: `DELIVERED` or the reason
-    they were left out. Written by one INSERT ... SELECT per send (`messaging.outcomes`);
-    whether a delivered Toloker read or replied is not stored here but read at query time
-    from their `toloker_threads` row (`read_at`) and their reply thread (`parent_id`,
-    `toloker_id`), so reading or replying writes nothing extra."""
+    they were left out. Written by one INSERT ... SELECT per send
+    (`messaging.repository.record_outcomes`); whether a delivered Toloker read or replied is
+    not stored here but read at query time from their `toloker_threads` row (`read_at`) and
+    their reply thread (`parent_id`, `toloker_id`), so reading or replying writes nothing extra."""
 
     __tablename__ = "recipient_outcomes"
     __table_args__ = (

@@ -49,11 +49,13 @@ class Assignment(Base):
     __table_args__ = (
         Index("ix_assignments_requester_id_id", "requester_id", "id"),
         Index("ix_assignments_pool_id_status", "pool_id", "status"),
-        Index("ix_assignments_user_id_requester_id", "user_id", "requester_id"),
-        # Audiences by participation (workforce/participation.py), covering: a pool's Tolokers
-        # come out in user_id order (a sorted, cheap IN set, GROUP BY without a sort), and a
-        # per-Toloker probe checks status and created without reading the table.
+        # Audiences by participation (workforce/participation.py), both covering. By pool: a
+        # pool's Tolokers come out in user_id order (a sorted, cheap IN set, GROUP BY without a
+        # sort). By Toloker: a per-Toloker probe ("never in project 1", a leaf inside an "or")
+        # is one seek, pool, status and created checked in the index; it also serves every
+        # read of one Toloker's assignments, which always names the requester.
         Index("ix_assignments_requester_id_pool_id_user_id", "requester_id", "pool_id", "user_id", "status", "created"),
+        Index("ix_assignments_requester_id_user_id_pool_id", "requester_id", "user_id", "pool_id", "status", "created"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)

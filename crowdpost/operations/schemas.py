@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from crowdpost.kit.schemas import WireDateTime
+from crowdpost.kit.schemas import ListPage, WireDateTime
 
 
 class OperationView(BaseModel):
@@ -24,9 +24,8 @@ class OperationView(BaseModel):
     details: dict[str, Any]
 
 
-class OperationPage(BaseModel):
-    items: list[OperationView]
-    has_more: bool
+class OperationPage(ListPage[OperationView]):
+    pass
 
 
 class OperationLogEntry(BaseModel):

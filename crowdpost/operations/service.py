@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.events import OperationFinished, publish
 from crowdpost.kit.pagination import ListParams, paginate, where_equal
+from crowdpost.kit.schemas import with_set
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
 from crowdpost.operations import repository
@@ -195,11 +196,7 @@ def operation_view(operation: Operation) -> dict[str, Any]:
         "parameters": operation.parameters,
         "details": operation.details,
     }
-    if operation.started is not None:
-        view["started"] = operation.started
-    if operation.finished is not None:
-        view["finished"] = operation.finished
-    return view
+    return with_set(view, started=operation.started, finished=operation.finished)
 
 
 def operation_log(session: Session, operation: Operation) -> Iterator[dict[str, Any]]:

@@ -56,17 +56,23 @@ def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
 
 
 def deliver_pending(
-    db: Database, settings: Settings, *, worker: str | None = None, max_batches: int | None = None
+    db: Database,
+    settings: Settings,
+    *,
+    worker: str | None = None,
+    max_batches: int | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
     """Delivers due rows of every ready channel until none is claimable (or `max_batches`
-    batches per channel ran); returns how many rows were processed. Tests call it directly."""
+    batches per channel ran, or `stop` is set: looked at between batches, so a batch claimed
+    is always delivered and recorded); returns how many rows were processed. Tests call it directly."""
     worker = worker or worker_name()
     total = 0
     for ch in channels():
         if ch.why_not_ready(settings):
             continue
         batches = 0
-        while max_batches is None or batches < max_batches:
+        while (max_batches is None or batches < max_batches) and not (stop is not None and stop.is_set()):
             done = deliver_batch(db, settings, ch, worker)
             if done == 0:
                 break

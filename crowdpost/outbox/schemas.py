@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from crowdpost.kit.schemas import ListPage
+
 
 class OutboxRowView(BaseModel):
     id: str
@@ -25,6 +27,5 @@ class OutboxRowView(BaseModel):
     delivered_at: str | None = None
 
 
-class OutboxPage(BaseModel):
-    items: list[OutboxRowView]
-    has_more: bool
+class OutboxPage(ListPage[OutboxRowView]):
+    pass

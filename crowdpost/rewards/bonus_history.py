@@ -14,6 +14,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
+from crowdpost.kit.pagination import page_before
 from crowdpost.models import Bonus
 from crowdpost.rewards import repository
 
@@ -51,12 +52,7 @@ def bonus_page(
     session: Session, requester_id: int, query: BonusQuery, *, before_id: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Bonus], int | None]:
     """Newest first, and the `before_id` of the next page (None at the end)."""
-    stmt = _filtered(requester_id, query)
-    if before_id is not None:
-        stmt = stmt.where(Bonus.id < before_id)
-    bonuses = list(session.execute(stmt.order_by(Bonus.id.desc()).limit(limit + 1)).scalars())
-    page = bonuses[:limit]
-    return page, (page[-1].id if len(bonuses) > limit else None)
+    return page_before(session, _filtered(requester_id, query), Bonus.id, before_id, limit)
 
 
 def iter_bonuses(db: Database, requester_id: int, query: BonusQuery) -> Iterator[Bonus]:

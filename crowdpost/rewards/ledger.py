@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -19,6 +19,7 @@ from crowdpost.errors import ApiError, DoesNotExist
 from crowdpost.kit.money import from_micros
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import LedgerEntry, Requester
+from crowdpost.rewards.repository import total_micros
 
 
 class NotEnoughBalance(ApiError):
@@ -90,17 +91,11 @@ def change_balance(session: Session, requester_id: int, lines: Sequence[LedgerLi
 
 
 def ledger_sum(session: Session, requester_id: int) -> int:
-    total = session.execute(
-        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(LedgerEntry.requester_id == requester_id)
-    ).scalar_one()
-    return int(total)
+    return total_micros(session, LedgerEntry.amount_micros, LedgerEntry.requester_id == requester_id)
 
 
 def reference_total(session: Session, requester_id: int, reference: str) -> int:
     """The signed sum of a requester's ledger rows with this reference (one operation's)."""
-    total = session.execute(
-        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
-            LedgerEntry.requester_id == requester_id, LedgerEntry.reference == reference
-        )
-    ).scalar_one()
-    return int(total)
+    return total_micros(
+        session, LedgerEntry.amount_micros, LedgerEntry.requester_id == requester_id, LedgerEntry.reference == reference
+    )

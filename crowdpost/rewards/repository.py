@@ -9,9 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import Select, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Select, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from crowdpost.kit.ids import id_filter, parse_id
 from crowdpost.kit.jsonwire import dumps, loads
@@ -250,14 +250,16 @@ def bonus_ids_of_items(
     return {int(idx): int(bonus_id) for idx, bonus_id in rows if idx is not None}
 
 
+def total_micros(session: Session, column: InstrumentedAttribute[int], *where: ColumnElement[bool]) -> int:
+    """The sum of a micros column over the rows `where` selects (0 for none)."""
+    return int(session.execute(select(func.coalesce(func.sum(column), 0)).where(*where)).scalar_one())
+
+
 def paid_in_operation(session: Session, requester_id: int, operation_id: int) -> int:
     """What the requester's bonuses of one operation add up to, in micros."""
-    total = session.execute(
-        select(func.coalesce(func.sum(Bonus.amount_micros), 0)).where(
-            Bonus.requester_id == requester_id, Bonus.operation_id == operation_id
-        )
-    ).scalar_one()
-    return int(total)
+    return total_micros(
+        session, Bonus.amount_micros, Bonus.requester_id == requester_id, Bonus.operation_id == operation_id
+    )
 
 
 def bonuses_of_operation(session: Session, requester_id: int, operation_id: int) -> list[Bonus]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 
-from crowdpost.kit.schemas import WireDateTime, WireDecimal
+from crowdpost.kit.schemas import ListPage, WireDateTime, WireDecimal
 
 
 class UserBonusForm(BaseModel):
@@ -35,9 +35,8 @@ class UserBonusBatchResult(BaseModel):
     validation_errors: dict[str, dict[str, dict[str, object]]] = {}
 
 
-class UserBonusPage(BaseModel):
-    items: list[UserBonusView]
-    has_more: bool
+class UserBonusPage(ListPage[UserBonusView]):
+    pass
 
 
 class RequesterRef(BaseModel):
@@ -59,6 +58,5 @@ class TolokerBonusView(BaseModel):
     created: WireDateTime
 
 
-class TolokerBonusPage(BaseModel):
-    items: list[TolokerBonusView]
-    has_more: bool
+class TolokerBonusPage(ListPage[TolokerBonusView]):
+    pass

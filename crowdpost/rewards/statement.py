@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
 from crowdpost.kit.money import from_micros
+from crowdpost.kit.pagination import page_before
 from crowdpost.models import LedgerEntry, Requester
 
 PAGE_SIZE = 50
@@ -80,13 +81,8 @@ def statement_page(
     session: Session, requester_id: int, period: Period, *, before_id: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[StatementRow], int | None]:
     """One page, newest first, and the `before_id` of the next page (None at the end)."""
-    stmt = _filtered(requester_id, period)
-    if before_id is not None:
-        stmt = stmt.where(LedgerEntry.id < before_id)
-    entries = session.execute(stmt.order_by(LedgerEntry.id.desc()).limit(limit + 1)).scalars().all()
-    rows = [_row(entry) for entry in entries[:limit]]
-    next_before = rows[-1].id if len(entries) > limit else None
-    return rows, next_before
+    entries, next_before = page_before(session, _filtered(requester_id, period), LedgerEntry.id, before_id, limit)
+    return [_row(entry) for entry in entries], next_before
 
 
 def reconciliation(session: Session, requester_id: int) -> Reconciliation:

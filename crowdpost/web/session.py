@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Generic, Protocol, TypeVar
 from urllib.parse import quote
 
 from fastapi import Depends, Request
@@ -34,25 +34,39 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass(frozen=True)
 class Header:
-    """What the page header shows about the signed-in requester."""
+    """What base.html's header shows about the signed-in person (`me`): a requester's name and
+    balance, or a Toloker's ID (no balance)."""
 
     name: str
-    balance: str
     public_id: str
+    balance: str = ""
+
+
+class _Session(Protocol):
+    @property
+    def csrf_token(self) -> str: ...
+
+
+SessionT = TypeVar("SessionT", bound=_Session)
 
 
 @dataclass(frozen=True)
-class PageUser:
-    web: WebSession
-    header: Header
+class SignedIn(Generic[SessionT]):
+    """Who a page request is from: their web session and what the header shows."""
 
-    @property
-    def requester_id(self) -> int:
-        return self.web.requester_id
+    web: SessionT
+    header: Header
 
     @property
     def csrf_token(self) -> str:
         return self.web.csrf_token
+
+
+@dataclass(frozen=True)
+class PageUser(SignedIn[WebSession]):
+    @property
+    def requester_id(self) -> int:
+        return self.web.requester_id
 
 
 class SignInRequired(Exception):
@@ -106,23 +120,35 @@ def require_page_user(request: Request, settings: SettingsDep) -> PageUser:
     handler's session starts, so a page POST never waits on itself for the SQLite write lock."""
     web = authenticate_web(get_db(request), settings, request.cookies.get(COOKIE))
     if web is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(target if request.method in SAFE_METHODS else "/messages")
+        raise SignInRequired(come_back_to(request, "/messages"))
     user = PageUser(web=web, header=_header_of(request, web.requester_id))
     request.state.page_user = user  # the base template shows the header and the CSRF token
     return user
 
 
-async def require_csrf(request: Request, user: Annotated[PageUser, Depends(require_page_user)]) -> PageUser:
+async def check_csrf(request: Request, expected: str) -> None:
+    """CsrfRefused unless a state-changing request carries `expected` (the header, else the
+    form field); every side's pages (requester, Toloker, operator) check it so."""
     if request.method in SAFE_METHODS:
-        return user
+        return
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         form = await request.form()  # Starlette caches it; the handler's Form() fields reuse it
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if sent is None or not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
+    if sent is None or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise CsrfRefused()
+
+
+def come_back_to(request: Request, home: str) -> str:
+    """Where sign-in returns to: this page (with its query) for a GET, `home` for a form."""
+    if request.method not in SAFE_METHODS:
+        return home
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+async def require_csrf(request: Request, user: Annotated[PageUser, Depends(require_page_user)]) -> PageUser:
+    await check_csrf(request, user.csrf_token)
     return user
 
 

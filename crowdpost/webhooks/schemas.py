@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from crowdpost.kit.schemas import WireDateTime
+from crowdpost.kit.schemas import ListPage, WireDateTime
 from crowdpost.webhooks.ssrf import MAX_URL_LENGTH
 
 
@@ -60,9 +60,8 @@ class SubscriptionBatchResult(BaseModel):
     validation_errors: dict[str, Any] = {}
 
 
-class SubscriptionPage(BaseModel):
-    items: list[SubscriptionView]
-    has_more: bool
+class SubscriptionPage(ListPage[SubscriptionView]):
+    pass
 
 
 class DeliveryView(BaseModel):
@@ -74,6 +73,5 @@ class DeliveryView(BaseModel):
     event_count: int
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryView]
-    has_more: bool
+class DeliveryPage(ListPage[DeliveryView]):
+    pass

@@ -118,7 +118,7 @@ def run_job(db: Database, job: Job) -> bool:
     try:
         if handler is None:
             raise LookupError(f"no handler for job kind {job.kind!r}")
-        with db.transaction() as session:
+        with db.transaction(job=True) as session:
             handler(session, dict(job.payload))
     except Exception as exc:
         log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
@@ -137,7 +137,7 @@ def run_job(db: Database, job: Job) -> bool:
             )
         )
         try:
-            with db.transaction() as session:
+            with db.transaction(job=True) as session:
                 if on_give_up is not None:
                     on_give_up(session, dict(job.payload), give_up_reason(exc))
                 session.execute(outcome)
@@ -157,14 +157,20 @@ def run_job(db: Database, job: Job) -> bool:
 
 
 def run_pending(
-    db: Database, name: str | None = None, limit: int | None = None, lease: timedelta = DEFAULT_LEASE
+    db: Database,
+    name: str | None = None,
+    limit: int | None = None,
+    lease: timedelta = DEFAULT_LEASE,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Runs jobs until none is due (or `limit` ran); returns how many ran. Used by tests too.
+    """Runs jobs until none is due (or `limit` ran, or `stop` is set); returns how many ran.
+    Used by tests too. A job claimed is always run to its end (done, retried or given up):
+    `stop` is looked at only between jobs, so a stopping worker holds no claim.
 
     The handlers are those `crowdpost.wiring.wire` registered at startup."""
     name = name or worker_name()
     count = 0
-    while limit is None or count < limit:
+    while (limit is None or count < limit) and not (stop is not None and stop.is_set()):
         job = claim_job(db, name, lease)
         if job is None:
             break
@@ -180,18 +186,22 @@ def run_forever(
     lease: timedelta = DEFAULT_LEASE,
     settings: Settings | None = None,
 ) -> None:
-    """Runs due jobs, then (given `settings`) delivers outbox rows; sleeps when neither had work."""
+    """Runs due jobs, then (given `settings`) delivers outbox rows; sleeps when neither had work.
+
+    When `stop` is set it finishes the job or outbox batch in hand (each is bounded: one chunk,
+    one batch, under the statement timeout) and returns without claiming another, so it
+    leaves no lease behind for another worker to wait out."""
     name = worker_name()
     log.info("worker %s started", name)
     while not stop.is_set():
         try:
-            ran = run_pending(db, name, lease=lease)
+            ran = run_pending(db, name, lease=lease, stop=stop)
         except Exception:
             log.exception("worker loop error")
             ran = 0
-        if settings is not None:
+        if settings is not None and not stop.is_set():
             try:
-                ran += deliver_pending(db, settings, worker=name, max_batches=OUTBOX_BATCHES_PER_PASS)
+                ran += deliver_pending(db, settings, worker=name, max_batches=OUTBOX_BATCHES_PER_PASS, stop=stop)
             except Exception:
                 log.exception("outbox delivery error")
         if ran == 0:

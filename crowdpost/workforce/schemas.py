@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from crowdpost.kit.schemas import LangText, LanguageCode, MicrosDecimal, UtcDateTime, WireDateTime, WireDecimal
+from crowdpost.kit.schemas import (
+    LangText,
+    LanguageCode,
+    ListPage,
+    MicrosDecimal,
+    UtcDateTime,
+    WireDateTime,
+    WireDecimal,
+)
 from crowdpost.workforce.profile import (
     AssignmentStatus,
     ClientType,
@@ -325,9 +333,8 @@ class SkillView(BaseModel):
     deprecated: bool | None = None
 
 
-class SkillPage(BaseModel):
-    items: list[SkillView]
-    has_more: bool
+class SkillPage(ListPage[SkillView]):
+    pass
 
 
 class UserSkillView(BaseModel):
@@ -342,9 +349,8 @@ class UserSkillView(BaseModel):
     modified: WireDateTime
 
 
-class UserSkillPage(BaseModel):
-    items: list[UserSkillView]
-    has_more: bool
+class UserSkillPage(ListPage[UserSkillView]):
+    pass
 
 
 class RestrictionView(BaseModel):
@@ -360,9 +366,8 @@ class RestrictionView(BaseModel):
     created: WireDateTime
 
 
-class RestrictionPage(BaseModel):
-    items: list[RestrictionView]
-    has_more: bool
+class RestrictionPage(ListPage[RestrictionView]):
+    pass
 
 
 class ProjectView(BaseModel):
@@ -380,9 +385,8 @@ class ProjectView(BaseModel):
     assignments_issuing_type: str | None = None
 
 
-class ProjectPage(BaseModel):
-    items: list[ProjectView]
-    has_more: bool
+class ProjectPage(ListPage[ProjectView]):
+    pass
 
 
 class PoolView(BaseModel):
@@ -402,9 +406,8 @@ class PoolView(BaseModel):
     last_close_reason: str | None = None
 
 
-class PoolPage(BaseModel):
-    items: list[PoolView]
-    has_more: bool
+class PoolPage(ListPage[PoolView]):
+    pass
 
 
 class AssignmentView(BaseModel):
@@ -430,9 +433,8 @@ class AssignmentView(BaseModel):
     public_comment: str | None = None
 
 
-class AssignmentPage(BaseModel):
-    items: list[AssignmentView]
-    has_more: bool
+class AssignmentPage(ListPage[AssignmentView]):
+    pass
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from crowdpost.kit.ids import format_id
+from crowdpost.kit.ids import format_id, format_optional_id
 from crowdpost.kit.money import MICROS, from_micros
+from crowdpost.kit.schemas import with_set
 from crowdpost.models import Assignment, Pool, Project, Skill, UserRestriction, UserSkill
 
 # An assignment's time stamps, each shown only once set (also its `<field>_gt...` filters).
@@ -57,15 +58,13 @@ def user_skill_view(row: UserSkill) -> dict[str, Any]:
 
 
 def restriction_view(row: UserRestriction) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": format_id(row.id), "scope": row.scope, "user_id": row.user_id}
-    if row.project_id is not None:
-        view["project_id"] = format_id(row.project_id)
-    if row.pool_id is not None:
-        view["pool_id"] = format_id(row.pool_id)
-    if row.private_comment is not None:
-        view["private_comment"] = row.private_comment
-    if row.will_expire is not None:
-        view["will_expire"] = row.will_expire
+    view = with_set(
+        {"id": format_id(row.id), "scope": row.scope, "user_id": row.user_id},
+        project_id=format_optional_id(row.project_id),
+        pool_id=format_optional_id(row.pool_id),
+        private_comment=row.private_comment,
+        will_expire=row.will_expire,
+    )
     view["created"] = row.created
     return view
 

@@ -141,7 +141,7 @@ def test_direct_messages_and_replies_are_never_capped(
 def test_the_planner_setting_a_bulk_send_changes_is_put_back(db: Database, requester: RequesterInfo) -> None:
     """PostgreSQL: the send turns nested loops off for its cap statements only (`set_config`
     local to the transaction) and puts the setting back; the rest of the request plans as usual."""
-    from crowdpost.messaging.outcomes import BulkCap, count_capped
+    from crowdpost.messaging.repository import BulkCap, count_capped
     from crowdpost.models import RequesterToloker
 
     with db.transaction(write=False) as session:

@@ -21,8 +21,7 @@ from crowdpost.kit.pagination import ListParams, list_params
 from crowdpost.kit.routing import WireRoute
 from crowdpost.messaging import folders, service
 from crowdpost.messaging.endpoints.filters import FolderNeParam, FolderParam, folder_filters
-from crowdpost.messaging.outcomes import RecipientFilters
-from crowdpost.messaging.repository import Participant, ThreadFilters
+from crowdpost.messaging.repository import Participant, RecipientFilters, ThreadFilters
 from crowdpost.messaging.schemas import (
     ComposeForm,
     DryRunView,

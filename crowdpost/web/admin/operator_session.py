@@ -20,13 +20,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crowdpost.config import Settings, SettingsDep
-from crowdpost.web.session import SAFE_METHODS, CsrfRefused, SignInRequired
+from crowdpost.web.session import SignInRequired, check_csrf
 
 COOKIE = "crowdpost_operator_session"
 LIFETIME_SECONDS = 8 * 3600
 MAX_COOKIE_LENGTH = 128
-CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
 
 
 def _key(settings: Settings) -> bytes:
@@ -94,15 +92,7 @@ def require_operator(request: Request, settings: SettingsDep) -> OperatorSession
 async def require_operator_csrf(
     request: Request, operator: Annotated[OperatorSession, Depends(require_operator)]
 ) -> OperatorSession:
-    if request.method in SAFE_METHODS:
-        return operator
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None:
-        form = await request.form()
-        value = form.get(CSRF_FIELD)
-        sent = value if isinstance(value, str) else None
-    if sent is None or not hmac.compare_digest(sent.encode(), operator.csrf_token.encode()):
-        raise CsrfRefused()
+    await check_csrf(request, operator.csrf_token)
     return operator
 
 

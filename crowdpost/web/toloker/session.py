@@ -7,7 +7,6 @@ the other's sessions to their own sign-in.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote
@@ -17,33 +16,17 @@ from fastapi import Depends, Request
 from crowdpost.accounts.toloker_web_sessions import TolokerWebSession, authenticate_web
 from crowdpost.config import SettingsDep
 from crowdpost.db import get_db
-from crowdpost.web.session import CSRF_FIELD, CSRF_HEADER, SAFE_METHODS, CsrfRefused, SignInRequired
+from crowdpost.web.session import Header, SignedIn, SignInRequired, check_csrf, come_back_to
 
 COOKIE = "crowdpost_toloker_session"
 HOME = "/toloker/messages"
 
 
 @dataclass(frozen=True)
-class TolokerHeader:
-    """What base.html reads about the signed-in person (`me`)."""
-
-    name: str
-    public_id: str
-    balance: str = ""
-
-
-@dataclass(frozen=True)
-class TolokerPageUser:
-    web: TolokerWebSession
-    header: TolokerHeader
-
+class TolokerPageUser(SignedIn[TolokerWebSession]):
     @property
     def user_id(self) -> str:
         return self.web.user_id
-
-    @property
-    def csrf_token(self) -> str:
-        return self.web.csrf_token
 
 
 class TolokerSignInRequired(SignInRequired):
@@ -66,9 +49,8 @@ def safe_toloker_next(target: str | None) -> str:
 def require_toloker(request: Request, settings: SettingsDep) -> TolokerPageUser:
     web = authenticate_web(get_db(request), settings, request.cookies.get(COOKIE))
     if web is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise TolokerSignInRequired(target if request.method in SAFE_METHODS else HOME)
-    user = TolokerPageUser(web=web, header=TolokerHeader(name=web.user_id, public_id=web.user_id))
+        raise TolokerSignInRequired(come_back_to(request, HOME))
+    user = TolokerPageUser(web=web, header=Header(name=web.user_id, public_id=web.user_id))
     request.state.page_user = user  # base.html shows the header and the CSRF token
     return user
 
@@ -76,15 +58,7 @@ def require_toloker(request: Request, settings: SettingsDep) -> TolokerPageUser:
 async def require_toloker_csrf(
     request: Request, user: Annotated[TolokerPageUser, Depends(require_toloker)]
 ) -> TolokerPageUser:
-    if request.method in SAFE_METHODS:
-        return user
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None:
-        form = await request.form()
-        value = form.get(CSRF_FIELD)
-        sent = value if isinstance(value, str) else None
-    if sent is None or not hmac.compare_digest(sent.encode(), user.csrf_token.encode()):
-        raise CsrfRefused()
+    await check_csrf(request, user.csrf_token)
     return user
 
 

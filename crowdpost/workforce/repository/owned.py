@@ -1,4 +1,5 @@
-"""Lookups every resource shares: a row by primary key, and whether a Toloker worked for a requester."""
+"""What every resource shares: a new requester-owned row in id order, a row by primary key,
+and whether a Toloker worked for a requester."""
 
 from __future__ import annotations
 
@@ -7,9 +8,20 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from crowdpost.models import RequesterToloker
+from crowdpost.kit.id_order import Claim, keep_id_order
+from crowdpost.models import Pool, Project, RequesterToloker, Skill
 
 T = TypeVar("T")
+Owned = TypeVar("Owned", Project, Pool, Skill)
+
+
+def add(session: Session, row: Owned) -> Owned:
+    """Inserts a requester's new row after its id-order claim (GET /skills, /projects, /pools
+    page by id_gt), flushed: its id is set."""
+    keep_id_order(session, Claim(row.__tablename__, [row.requester_id]))
+    session.add(row)
+    session.flush()
+    return row
 
 
 def owned_row(session: Session, model: type[T], requester_id: int, row_id: int) -> T | None:

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.models import Pool, Project
 
 PROJECT_SORT = {"id": Project.id, "created": Project.created, "public_name": Project.public_name}
 POOL_SORT = {"id": Pool.id, "created": Pool.created, "last_started": Pool.last_started}
-
-Row = TypeVar("Row", Project, Pool)
-
-
-def add(session: Session, row: Row) -> Row:
-    keep_id_order(session, Claim(row.__tablename__, [row.requester_id]))  # GET /projects, /pools page by id_gt
-    session.add(row)
-    session.flush()
-    return row
 
 
 def find_projects(

@@ -17,6 +17,7 @@ from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.pagination import ListParams, TimeRanges, paginate, where_equal
 from crowdpost.kit.sqlclock import db_utcnow
 from crowdpost.models import Skill, UserSkill, UserSkillChange
+from crowdpost.workforce.repository import owned
 
 SKILL_SORT = {"id": Skill.id, "created": Skill.created}
 USER_SKILL_SORT = {"id": UserSkill.id, "created": UserSkill.created, "modified": UserSkill.modified}
@@ -40,10 +41,7 @@ def add_skill(
         spec=spec,
         created=created,
     )
-    keep_id_order(session, Claim("skills", [requester_id]))  # GET /skills pages by id_gt
-    session.add(skill)
-    session.flush()
-    return skill
+    return owned.add(session, skill)
 
 
 def find_skills(

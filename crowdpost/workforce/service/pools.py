@@ -21,6 +21,7 @@ from crowdpost.kit.pagination import ListParams, TimeRanges
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Pool, Project
 from crowdpost.workforce.filters import parse_filter
+from crowdpost.workforce.repository import owned
 from crowdpost.workforce.repository import pools as repository
 from crowdpost.workforce.schemas import PoolCreate, ProjectCreate
 from crowdpost.workforce.service.owned import get_owned, get_referenced
@@ -55,7 +56,7 @@ def do_create_project(session: Session, requester_id: int, body: Any) -> Project
         spec=_spec(body, {"public_name"}),
         created=utcnow(),
     )
-    return repository.add(session, project)
+    return owned.add(session, project)
 
 
 def get_project(session: Session, requester_id: int, project_id: str) -> Project:
@@ -84,7 +85,7 @@ def do_create_pool(session: Session, requester_id: int, body: Any) -> Pool:
         spec=_spec(body, {"project_id", "private_name"}),
         created=utcnow(),
     )
-    return repository.add(session, pool)
+    return owned.add(session, pool)
 
 
 def get_pool(session: Session, requester_id: int, pool_id: str) -> Pool:
