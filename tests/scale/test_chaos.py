@@ -128,7 +128,24 @@ class Fleet:
             except httpx.HTTPError:
                 return False
 
-        _wait(lambda: all(ready(url) for url in self.urls), START_TIMEOUT, "every API process to be ready")
+        def all_ready() -> bool:
+            # A supervisor keeps restarting what exits while we wait: an API process started
+            # during the PostgreSQL restart may exit after the last look at the fleet.
+            self.restart_the_dead()
+            return all(ready(url) for url in self.urls)
+
+        try:
+            _wait(all_ready, START_TIMEOUT, "every API process to be ready")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.log_tails()}") from None
+
+    def log_tails(self, lines: int = 30) -> str:
+        """The end of every process's log, for a failure message."""
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(parts)
 
     def restart_the_dead(self) -> None:
         """What a supervisor does: a process that exited by itself (e.g. an API process that
@@ -390,8 +407,12 @@ def _chaos(pooled_server: PooledServer, tmp_path: Path, *, via_pgbouncer: bool, 
         fleet.start()
         try:
             records = _run_clients(fleet, seeded, seconds, restart_postgres, tmp_path)
-            fleet.restart_the_dead()
-            _wait(lambda: _finished(direct), FINISH_TIMEOUT, "every operation to finish")
+
+            def finished() -> bool:
+                fleet.restart_the_dead()
+                return _finished(direct)
+
+            _wait(finished, FINISH_TIMEOUT, "every operation to finish")
             fleet.wait_ready()
         finally:
             not_clean = fleet.stop()
