@@ -70,6 +70,10 @@ ROUTED = [
     " WHERE a.requester_id = %(r)s",
     "INSERT INTO bonuses (requester_id, user_id) SELECT %(r)s, a.user_id FROM assignments AS a"
     " WHERE a.requester_id = %(r)s",
+    # Data-modifying CTEs writing rows co-located with what they read.
+    "WITH p AS (SELECT b.id, b.requester_id FROM bonuses AS b WHERE b.requester_id = %(r)s),"
+    " t AS (INSERT INTO message_threads (id, requester_id) SELECT p.id, p.requester_id FROM p)"
+    " INSERT INTO messages (thread_id, requester_id) SELECT p.id, p.requester_id FROM p",
     "UPDATE requesters SET balance_micros = requesters.balance_micros + %(d)s WHERE requesters.id = %(r)s",
     "DELETE FROM bonus_files WHERE bonus_files.requester_id = %(r)s AND bonus_files.created < %(t)s",
     # Local and reference tables, and statements on no table.
@@ -121,6 +125,22 @@ NOT_ROUTED = [
         "INSERT INTO toloker_threads (user_id, thread_id) SELECT a.user_id, 1 FROM assignments AS a"
         " WHERE a.requester_id = %(r)s",
         "not co-located",
+    ),
+    # The same through a CTE, and a data-modifying CTE's own statement.
+    (
+        "WITH p AS (SELECT b.user_id, b.requester_id FROM bonuses AS b WHERE b.requester_id = %(r)s)"
+        " INSERT INTO toloker_threads (user_id, thread_id) SELECT p.user_id, 1 FROM p",
+        "not co-located",
+    ),
+    (
+        "WITH p AS (SELECT b.id, b.requester_id FROM bonuses AS b WHERE b.requester_id = %(r)s),"
+        " t AS (INSERT INTO toloker_threads (user_id, thread_id) SELECT p.id, 1 FROM p)"
+        " INSERT INTO messages (thread_id, requester_id) SELECT p.id, p.requester_id FROM p",
+        "not co-located",
+    ),
+    (
+        "WITH t AS (UPDATE pools SET status = %(s)s WHERE pools.id = %(id)s RETURNING pools.id) SELECT 1",
+        "no condition on requester_id",
     ),
     ("SELECT x FROM not_a_table", "does not classify"),
 ]
