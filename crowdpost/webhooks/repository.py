@@ -305,31 +305,15 @@ def record_successes(session: Session, attempts: Sequence[dict[str, Any]]) -> No
 
 
 def record_delivery(
-    session: Session,
-    subscription_id: int,
-    *,
-    attempted_at: datetime,
-    status_code: int | None,
-    latency_ms: int,
-    error: str | None,
-    event_count: int,
-    ok: bool,
-    pause_after: int,
+    session: Session, attempt: dict[str, Any], *, ok: bool, pause_after: int
 ) -> WebhookSubscription | None:
-    """Logs one attempt and counts it: a success resets the run of failures, a failure adds
-    one and pauses the subscription when the run reaches `pause_after`. The subscription
-    when this attempt paused it, else None."""
+    """Logs one attempt (a `webhook_deliveries` row, as `record_successes` takes them) and
+    counts it: a success resets the run of failures, a failure adds one and pauses the
+    subscription when the run reaches `pause_after`. The subscription when this attempt
+    paused it, else None."""
+    subscription_id = int(attempt["subscription_id"])
     keep_id_order(session, DELIVERY_LOG)
-    session.execute(
-        insert(WebhookDelivery).values(
-            subscription_id=subscription_id,
-            attempted_at=attempted_at,
-            status_code=status_code,
-            latency_ms=latency_ms,
-            error=error,
-            event_count=event_count,
-        )
-    )
+    session.execute(insert(WebhookDelivery).values(**attempt))
     if ok:
         session.execute(
             update(WebhookSubscription).where(WebhookSubscription.id == subscription_id).values(consecutive_failures=0)
