@@ -20,7 +20,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crowdpost.config import Settings, SettingsDep
-from crowdpost.web.session import SignInRequired, check_csrf
+from crowdpost.web.session import SignInRequired, csrf_checked
 
 COOKIE = "crowdpost_operator_session"
 LIFETIME_SECONDS = 8 * 3600
@@ -89,11 +89,7 @@ def require_operator(request: Request, settings: SettingsDep) -> OperatorSession
     return operator
 
 
-async def require_operator_csrf(
-    request: Request, operator: Annotated[OperatorSession, Depends(require_operator)]
-) -> OperatorSession:
-    await check_csrf(request, operator.csrf_token)
-    return operator
+require_operator_csrf = csrf_checked(require_operator)
 
 
 OperatorDep = Annotated[OperatorSession, Depends(require_operator)]
