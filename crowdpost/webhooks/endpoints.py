@@ -12,7 +12,7 @@ from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import PagingDep
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.webhooks import service
 from crowdpost.webhooks.schemas import (
     DeliveryPage,
@@ -26,11 +26,7 @@ from crowdpost.webhooks.views import delivery_view, subscription_view
 
 router = APIRouter(route_class=WireRoute, tags=["webhooks"])
 
-_LIST_BODY = {
-    "requestBody": {
-        "content": {"application/json": {"schema": {"type": "array", "items": SubscriptionForm.model_json_schema()}}}
-    }
-}
+_LIST_BODY = json_body({"type": "array", "items": SubscriptionForm.model_json_schema()})
 
 
 @router.put(

@@ -13,7 +13,7 @@ from crowdpost.db import SessionDep, get_db
 from crowdpost.errors import DoesNotExist
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import PagingDep
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.operations.schemas import OperationView
 from crowdpost.operations.service import operation_view
 from crowdpost.rewards import repository, service
@@ -22,20 +22,9 @@ from crowdpost.rewards.views import bonus_view
 
 router = APIRouter(route_class=WireRoute, tags=["rewards"])
 
-_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        UserBonusForm.model_json_schema(),
-                        {"type": "array", "items": UserBonusForm.model_json_schema()},
-                    ]
-                }
-            }
-        }
-    }
-}
+_BODY = json_body(
+    {"oneOf": [UserBonusForm.model_json_schema(), {"type": "array", "items": UserBonusForm.model_json_schema()}]}
+)
 
 
 @router.post(

@@ -13,7 +13,7 @@ from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.pagination import PagingDep, TimeRanges, time_ranges
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import (
     AssignmentPage,
@@ -41,7 +41,7 @@ from crowdpost.workforce.service.audience import count_audience
 
 router = APIRouter(route_class=WireRoute, tags=["workforce"])
 
-_OBJECT_BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
+_OBJECT_BODY = json_body({"type": "object"})
 
 
 def _page(items: Sequence[Any], has_more: bool, view: Any) -> WireJSONResponse:
