@@ -21,6 +21,7 @@ from fastapi import Depends, Request
 
 from crowdpost.config import Settings, SettingsDep
 from crowdpost.web.session import SignInRequired, csrf_checked
+from crowdpost.web.session import cookie_options as page_cookie_options
 
 COOKIE = "crowdpost_operator_session"
 LIFETIME_SECONDS = 8 * 3600
@@ -63,13 +64,9 @@ def authenticate(settings: Settings, value: str | None, now: float | None = None
 
 
 def cookie_options(settings: Settings) -> dict[str, object]:
-    return {
-        "httponly": True,
-        "samesite": "strict",
-        "secure": settings.public_url.startswith("https://"),
-        "path": "/admin",
-        "max_age": LIFETIME_SECONDS,
-    }
+    """The requester's cookie options, but sent to /admin only, never on a cross-site
+    request, and ending with the session's lifetime."""
+    return page_cookie_options(settings) | {"samesite": "strict", "path": "/admin", "max_age": LIFETIME_SECONDS}
 
 
 class OperatorSignInRequired(SignInRequired):
