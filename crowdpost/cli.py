@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -16,6 +18,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings, get_settings
 from crowdpost.db import Database
@@ -59,6 +62,30 @@ def _database(*, long_running: bool = False) -> Database:
 
     wire_domains()
     return Database.from_settings(_settings(), background_checkpoints=long_running)
+
+
+@contextmanager
+def _admin_transaction(*, write: bool = True) -> Iterator[Session]:
+    """One transaction of an operator command, on connections of its own that are closed
+    afterwards; an ApiError is printed and exits 1 (`_reporting_errors`)."""
+    db = _database()
+    try:
+        with _reporting_errors(), db.transaction(write=write) as session:
+            yield session
+    finally:
+        db.dispose()
+
+
+def _read_password() -> str:
+    """A new password: asked twice without echo, or one line of standard input when that is
+    not a terminal."""
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _refuse("no password given")
+    return str(password)
 
 
 def _migrate(db: Database) -> None:
@@ -291,13 +318,9 @@ def deposit(
     """Add money to a requester's balance (a DEPOSIT ledger row)."""
     from crowdpost.accounts.service import do_deposit_once, find_requester_by_public_id
 
-    db = _database()
-    try:
-        with _reporting_errors(), db.transaction() as session:
-            requester = find_requester_by_public_id(session, requester_id)
-            answer = do_deposit_once(session, requester.id, _decimal(amount), operation_id=operation_id)
-    finally:
-        db.dispose()
+    with _admin_transaction() as session:
+        requester = find_requester_by_public_id(session, requester_id)
+        answer = do_deposit_once(session, requester.id, _decimal(amount), operation_id=operation_id)
     if answer.replayed:
         console.print(
             f"operation {operation_id} was already done: nothing credited now "
@@ -333,12 +356,8 @@ def revoke_token(
             markup=False,
         )
         raise typer.Exit(1)
-    db = _database()
-    try:
-        with _reporting_errors(), db.transaction() as session:
-            revoked = do_revoke_token(session, token)
-    finally:
-        db.dispose()
+    with _admin_transaction() as session:
+        revoked = do_revoke_token(session, token)
     owner = f"requester {format_id(revoked.requester_id)}" if revoked.requester_id else f"Toloker {revoked.toloker_id}"
     when = revoked.revoked.isoformat(sep=" ", timespec="seconds")
     state = "revoked" if revoked.newly else "already revoked"
@@ -353,19 +372,10 @@ def set_password(requester_id: Annotated[str, typer.Argument(help="Requester id"
     from crowdpost.accounts.passwords import do_set_password
     from crowdpost.accounts.service import find_requester_by_public_id
 
-    if sys.stdin.isatty():
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        _refuse("no password given")
-    db = _database()
-    try:
-        with _reporting_errors(), db.transaction() as session:
-            requester = find_requester_by_public_id(session, requester_id)
-            do_set_password(session, requester.id, password)
-    finally:
-        db.dispose()
+    password = _read_password()
+    with _admin_transaction() as session:
+        requester = find_requester_by_public_id(session, requester_id)
+        do_set_password(session, requester.id, password)
     console.print(f"password of requester {requester_id} set; their web sessions ended", markup=False)
 
 
@@ -375,18 +385,9 @@ def set_toloker_password(toloker_id: Annotated[str, typer.Argument(help="Toloker
     from standard input when that is not a terminal. Every web session of the Toloker ends."""
     from crowdpost.accounts.toloker_web_sessions import do_set_password
 
-    if sys.stdin.isatty():
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        _refuse("no password given")
-    db = _database()
-    try:
-        with _reporting_errors(), db.transaction() as session:
-            do_set_password(session, toloker_id, password)
-    finally:
-        db.dispose()
+    password = _read_password()
+    with _admin_transaction() as session:
+        do_set_password(session, toloker_id, password)
     console.print(f"password of Toloker {toloker_id} set; their web sessions ended", markup=False)
 
 
@@ -396,8 +397,7 @@ def ledger(requester_id: Annotated[str, typer.Argument(help="Requester id")]) ->
     from crowdpost.accounts.service import find_requester_by_public_id
     from crowdpost.models import LedgerEntry
 
-    db = _database()
-    with _reporting_errors(), db.transaction(write=False) as session:
+    with _admin_transaction(write=False) as session:
         requester = find_requester_by_public_id(session, requester_id)
         table = Table(title=f"Statement of requester {requester_id}")
         for column in ("id", "created", "kind", "amount", "balance", "reference"):
@@ -442,12 +442,8 @@ def outbox_command() -> None:
     oldest pending row has waited. Failed rows: GET /api/admin/v1/outbox?status=failed."""
     from crowdpost.outbox.service import summary
 
-    db = _database()
-    try:
-        with db.transaction(write=False) as session:
-            result = summary(session)
-    finally:
-        db.dispose()
+    with _admin_transaction(write=False) as session:
+        result = summary(session)
     console.print(f"{'status':<8} {'channel':<10} {'rows':>10}", markup=False)
     for status, channel, rows in sorted(result.counts):
         console.print(f"{status:<8} {channel:<10} {rows:>10}", markup=False)

@@ -497,22 +497,18 @@ def test_webhook_deliveries(server_url: str, admin: Admin, db: Database, setting
 
     def write(session: Session, w: int, n: int) -> list[str]:
         marker = 1_000 * w + n  # finds this transaction's row (event_count is free-form to the log)
-        now = utcnow()
+        attempt = {
+            "subscription_id": subscription,
+            "attempted_at": utcnow(),
+            "status_code": 200,
+            "latency_ms": 1,
+            "error": None,
+            "event_count": marker,
+        }
         if w % 2:
-            attempt = {"attempted_at": now, "status_code": 200, "latency_ms": 1, "error": None, "event_count": marker}
-            webhook_repository.record_successes(session, [{"subscription_id": subscription, **attempt}])
+            webhook_repository.record_successes(session, [attempt])
         else:
-            webhook_repository.record_delivery(
-                session,
-                subscription,
-                attempted_at=now,
-                status_code=200,
-                latency_ms=1,
-                error=None,
-                event_count=marker,
-                ok=True,
-                pause_after=100,
-            )
+            webhook_repository.record_delivery(session, attempt, ok=True, pause_after=100)
         row = select(WebhookDelivery.id).where(WebhookDelivery.event_count == marker)
         return [format_id(session.execute(row).scalar_one())]
 

@@ -31,7 +31,7 @@ import html
 import ipaddress
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from email.headerregistry import Address
 from email.utils import format_datetime, parseaddr
@@ -296,15 +296,10 @@ class _Reader:
 def _toloker_reader(toloker: TolokerFacts | None, message: MessageFacts | None, facts: Facts) -> _Reader | Skipped:
     if toloker is None:
         return Skipped("the Toloker no longer exists")
-    to = _address(toloker.email)
-    if isinstance(to, Skipped):
-        return to
-    if not toloker.new_message:
-        return Skipped("e-mail for NEW_MESSAGE is switched off")
-    if message is None or (toloker.id, message.thread_id) not in facts.toloker_threads:
-        return Skipped("the message is gone or not in this Toloker's threads")
+    in_threads = message is not None and (toloker.id, message.thread_id) in facts.toloker_threads
     why = "You get this e-mail because new messages are e-mailed to you."
-    return _Reader(to, TOLOKER, toloker.id, toloker.languages, "/toloker/messages", why)
+    reader = _Reader("", TOLOKER, toloker.id, toloker.languages, "/toloker/messages", why)
+    return _checked(reader, _address(toloker.email), toloker.new_message, in_threads, "this Toloker's")
 
 
 def _requester_reader(
@@ -312,15 +307,22 @@ def _requester_reader(
 ) -> _Reader | Skipped:
     if requester is None:
         return Skipped("the requester no longer exists")
-    to = _requester_address(requester)
+    in_threads = message is not None and (requester.id, message.thread_id) in facts.requester_threads
+    why = "You get this e-mail because e-mail for new messages is on in your notification settings."
+    reader = _Reader("", REQUESTER, str(requester.id), (), "/messages", why)
+    return _checked(reader, _requester_address(requester), requester.new_message, in_threads, "this requester's")
+
+
+def _checked(reader: _Reader, to: str | Skipped, wanted: bool, in_threads: bool, whose: str) -> _Reader | Skipped:
+    """`reader` mailed at `to`, or why not, in this order: no address, NEW_MESSAGE e-mail
+    switched off, the message gone or not in `whose` threads."""
     if isinstance(to, Skipped):
         return to
-    if not requester.new_message:
+    if not wanted:
         return Skipped("e-mail for NEW_MESSAGE is switched off")
-    if message is None or (requester.id, message.thread_id) not in facts.requester_threads:
-        return Skipped("the message is gone or not in this requester's threads")
-    why = "You get this e-mail because e-mail for new messages is on in your notification settings."
-    return _Reader(to, REQUESTER, str(requester.id), (), "/messages", why)
+    if not in_threads:
+        return Skipped(f"the message is gone or not in {whose} threads")
+    return replace(reader, to=to)
 
 
 def _new_message_mail(

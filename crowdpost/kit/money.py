@@ -8,6 +8,7 @@ whole-hundredth percent of it) exact in a BIGINT.
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, Decimal
+from typing import Protocol
 
 MICROS = 1_000_000
 _QUANTUM = Decimal(1).scaleb(-6)
@@ -78,3 +79,27 @@ def decimal_places(amount: Decimal) -> int:
 def percent_of(micros: int, percent: Decimal) -> int:
     """A fee: `percent` % of `micros`, rounded up to the next micro-unit (never lost)."""
     return int((Decimal(micros) * percent / 100).to_integral_value(rounding=ROUND_CEILING))
+
+
+class _Amounts(Protocol):
+    @property
+    def total_micros(self) -> int: ...
+    @property
+    def fee_micros(self) -> int: ...
+    @property
+    def balance_micros(self) -> int: ...
+
+
+class Priced:
+    """A payment priced before it is made: what it costs (the amounts and the fee) and the
+    balance it leaves, for a class with `total_micros`, `fee_micros` and `balance_micros`."""
+
+    __slots__ = ()
+
+    @property
+    def cost_micros(self: _Amounts) -> int:
+        return self.total_micros + self.fee_micros
+
+    @property
+    def balance_after_micros(self: _Amounts) -> int:
+        return self.balance_micros - self.total_micros - self.fee_micros

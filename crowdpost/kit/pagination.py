@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import Select
@@ -116,6 +116,9 @@ def list_params(
     id_range = {op: v for op, v in zip(RANGE_OPS, (id_gt, id_gte, id_lt, id_lte), strict=True) if v is not None}
     created_range = _bounds("created", (created_gt, created_gte, created_lt, created_lte))
     return ListParams(limit=limit, sort=parse_sort(sort), id_range=id_range, created_range=created_range)
+
+
+PagingDep = Annotated[ListParams, Depends(list_params)]
 
 
 def parse_sort(sort: str | None) -> list[SortKey]:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
 from crowdpost.errors import DoesNotExist
+from crowdpost.kit.money import Priced
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import BonusFile, Operation, Requester
 from crowdpost.operations import service as operations
@@ -44,7 +45,7 @@ class BadRow:
 
 
 @dataclass(slots=True)
-class Preview:
+class Preview(Priced):
     file: BonusFile
     operation_id: str
     good_count: int = 0
@@ -53,14 +54,6 @@ class Preview:
     balance_micros: int = 0
     bad: list[BadRow] = field(default_factory=list)
     operation: Operation | None = None
-
-    @property
-    def cost_micros(self) -> int:
-        return self.total_micros + self.fee_micros
-
-    @property
-    def balance_after_micros(self) -> int:
-        return self.balance_micros - self.cost_micros
 
 
 def operation_id_of(requester_id: int, sha256: str) -> str:

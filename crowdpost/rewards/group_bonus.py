@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from crowdpost.accounts import service as accounts
 from crowdpost.config import Settings
 from crowdpost.errors import DoesNotExist, PayloadTooLarge, ValidationFailed, field_error
-from crowdpost.kit.money import from_micros
+from crowdpost.kit.money import Priced, from_micros
 from crowdpost.models import Operation
 from crowdpost.operations import service as operations
 from crowdpost.rewards import service
@@ -83,7 +83,7 @@ class GroupBonus:
 
 
 @dataclass(frozen=True)
-class Cost:
+class Cost(Priced):
     """An audience priced: exact micros throughout."""
 
     count: int
@@ -98,16 +98,8 @@ class Cost:
         return self.count * self.amount_micros
 
     @property
-    def cost_micros(self) -> int:
-        return self.total_micros + self.fee_micros
-
-    @property
-    def after_micros(self) -> int:
-        return self.balance_micros - self.cost_micros
-
-    @property
     def enough(self) -> bool:
-        return self.after_micros >= 0
+        return self.balance_after_micros >= 0
 
     @property
     def too_many(self) -> bool:

@@ -12,6 +12,7 @@ or wrong token is a 403 before the handler runs, so nothing changes.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Generic, Protocol, TypeVar
 from urllib.parse import quote
@@ -147,9 +148,18 @@ def come_back_to(request: Request, home: str) -> str:
     return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
-async def require_csrf(request: Request, user: Annotated[PageUser, Depends(require_page_user)]) -> PageUser:
-    await check_csrf(request, user.csrf_token)
-    return user
+def csrf_checked(signed_in: Callable[..., SessionT]) -> Callable[..., Awaitable[SessionT]]:
+    """The dependency of a side's forms that change things: that side's `signed_in`
+    dependency, then `check_csrf` against the token of the session it found."""
+
+    async def dependency(request: Request, who: SessionT = Depends(signed_in)) -> SessionT:
+        await check_csrf(request, who.csrf_token)
+        return who
+
+    return dependency
+
+
+require_csrf = csrf_checked(require_page_user)
 
 
 # Every page handler takes one of these: GET pages PageUserDep, forms that change things

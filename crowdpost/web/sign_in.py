@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 from fastapi import APIRouter, Depends, Form, Request
 from sqlalchemy.orm import Session
@@ -33,6 +33,18 @@ NextField = Annotated[str, Form(max_length=2000)]
 CsrfField = Annotated[str, Form(max_length=64)]
 
 
+class WebSessions(Protocol):
+    """A side's session service: the module `accounts.web_sessions` (requesters) or
+    `accounts.toloker_web_sessions` (Tolokers), which have these functions alike."""
+
+    def authenticate_web(self, db: Database, settings: Settings, cookie_value: str | None, /) -> object | None: ...
+    def do_sign_in_with_token(self, db: Database, settings: Settings, token: str, /) -> SignInResult: ...
+    def do_sign_in_with_password(
+        self, db: Database, settings: Settings, email: str, password: str, /
+    ) -> SignInResult: ...
+    def do_sign_out(self, session: Session, cookie_value: str, /) -> None: ...
+
+
 @dataclass(frozen=True)
 class SignInSide:
     """Whose sign-in: its template, cookie, pages and session service."""
@@ -43,15 +55,12 @@ class SignInSide:
     sign_out_path: str
     default_method: Method
     safe_next: Callable[[str | None], str]
-    authenticate: Callable[[Database, Settings, str | None], object | None]
-    with_token: Callable[[Database, Settings, str], SignInResult]
-    with_password: Callable[[Database, Settings, str, str], SignInResult]
-    sign_out: Callable[[Session, str], None]
+    sessions: WebSessions
 
 
 def show_sign_in(side: SignInSide, request: Request, settings: Settings, next: str | None) -> Response:
     """The form, or straight on to `next` when already signed in."""
-    if side.authenticate(get_db(request), settings, request.cookies.get(side.cookie)) is not None:
+    if side.sessions.authenticate_web(get_db(request), settings, request.cookies.get(side.cookie)) is not None:
         return RedirectResponse(side.safe_next(next), status_code=303)
     token = form_token(request)
     context = {"email": "", "next": side.safe_next(next), "method": side.default_method, "csrf_token": token}
@@ -74,9 +83,9 @@ def do_sign_in(
     check_form_token(request, csrf_token)  # before any credential is looked at or counted
     db = get_db(request)
     if method == "token":
-        result = side.with_token(db, settings, token.strip())
+        result = side.sessions.do_sign_in_with_token(db, settings, token.strip())
     else:
-        result = side.with_password(db, settings, email.strip(), password)
+        result = side.sessions.do_sign_in_with_password(db, settings, email.strip(), password)
     if not result.ok or result.cookie_value is None:
         field = "token" if method == "token" else "email"
         context = {
@@ -95,7 +104,7 @@ def do_sign_in(
 
 def do_sign_out(side: SignInSide, request: Request, session: Session, settings: Settings) -> Response:
     """Ends the session the cookie names and clears the cookie."""
-    side.sign_out(session, request.cookies.get(side.cookie, ""))
+    side.sessions.do_sign_out(session, request.cookies.get(side.cookie, ""))
     response = RedirectResponse(side.sign_in_path, status_code=303)
     secure = bool(cookie_options(settings)["secure"])
     response.delete_cookie(side.cookie, path="/", secure=secure, httponly=True, samesite="lax")

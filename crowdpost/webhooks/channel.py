@@ -15,7 +15,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -101,6 +101,12 @@ class _Attempt:
     event_count: int
     ok: bool
 
+    def log_row(self) -> dict[str, Any]:
+        """The attempt as a `webhook_deliveries` row (every field but `ok`)."""
+        row = asdict(self)
+        del row["ok"]
+        return row
+
 
 def deliver(db: Database, settings: Settings, rows: Sequence[OutboxRow]) -> Sequence[Outcome]:
     """One read of the batch's subscriptions, one POST per subscription (in id order), then
@@ -147,33 +153,9 @@ def _deliver_group(
 def _record(db: Database, attempts: Sequence[_Attempt]) -> None:
     """Successes in two statements; each failure counted (and maybe pausing) on its own."""
     with db.transaction() as session:
-        repository.record_successes(
-            session,
-            [
-                {
-                    "subscription_id": a.subscription_id,
-                    "attempted_at": a.attempted_at,
-                    "status_code": a.status_code,
-                    "latency_ms": a.latency_ms,
-                    "error": a.error,
-                    "event_count": a.event_count,
-                }
-                for a in attempts
-                if a.ok
-            ],
-        )
+        repository.record_successes(session, [a.log_row() for a in attempts if a.ok])
         for attempt in (a for a in attempts if not a.ok):
-            paused = repository.record_delivery(
-                session,
-                attempt.subscription_id,
-                attempted_at=attempt.attempted_at,
-                status_code=attempt.status_code,
-                latency_ms=attempt.latency_ms,
-                error=attempt.error,
-                event_count=attempt.event_count,
-                ok=attempt.ok,
-                pause_after=PAUSE_AFTER,
-            )
+            paused = repository.record_delivery(session, attempt.log_row(), ok=False, pause_after=PAUSE_AFTER)
             if paused is not None:
                 _tell_paused(session, paused.requester_id, paused.id, paused.webhook_url, attempt.error)
 

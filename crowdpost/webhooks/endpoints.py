@@ -3,16 +3,16 @@ extension GET /webhook-subscriptions/{id}/deliveries (the log of delivery attemp
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Response
 
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, list_params
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.pagination import PagingDep
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.webhooks import service
 from crowdpost.webhooks.schemas import (
     DeliveryPage,
@@ -26,12 +26,7 @@ from crowdpost.webhooks.views import delivery_view, subscription_view
 
 router = APIRouter(route_class=WireRoute, tags=["webhooks"])
 
-Paging = Annotated[ListParams, Depends(list_params)]
-_LIST_BODY = {
-    "requestBody": {
-        "content": {"application/json": {"schema": {"type": "array", "items": SubscriptionForm.model_json_schema()}}}
-    }
-}
+_LIST_BODY = json_body({"type": "array", "items": SubscriptionForm.model_json_schema()})
 
 
 @router.put(
@@ -51,7 +46,7 @@ def upsert_webhook_subscriptions(
 def find_webhook_subscriptions(
     caller: RequesterDep,
     session: SessionDep,
-    paging: Paging,
+    paging: PagingDep,
     event_type: EventType | None = None,
     pool_id: str | None = None,
 ) -> WireJSONResponse:
@@ -78,7 +73,7 @@ def delete_webhook_subscription(caller: RequesterDep, session: SessionDep, subsc
     summary="Delivery attempts of a subscription, oldest first (crowdpost extension)",
 )
 def find_webhook_deliveries(
-    caller: RequesterDep, session: SessionDep, subscription_id: str, paging: Paging
+    caller: RequesterDep, session: SessionDep, subscription_id: str, paging: PagingDep
 ) -> WireJSONResponse:
     rows, has_more = service.list_deliveries(session, caller.requester_id, subscription_id, paging)
     return wire({"items": [delivery_view(row) for row in rows], "has_more": has_more})

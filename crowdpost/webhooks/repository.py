@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, case, cast, delete, func, insert, literal, select, text, update
+from sqlalchemy import Select, String, and_, case, cast, delete, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
@@ -147,6 +147,19 @@ def _ordering_key() -> Any:
     return (literal("webhook:") + cast(WebhookSubscription.id, String)).label("ordering_key")
 
 
+def _event_rows(kind: Any, payload: Any) -> Select[Any]:
+    """The `_ENQUEUE_COLUMNS` of one outbox row per webhook subscription selected: the event
+    `kind` and its `payload`, each a constant or an SQL expression."""
+    return select(
+        literal("webhook").label("channel"),
+        kind.label("kind"),
+        WebhookSubscription.requester_id,
+        WebhookSubscription.id.label("ref_id"),
+        _ordering_key(),
+        payload.label("payload"),
+    )
+
+
 def _matching(requester_id: Any, event_type: str) -> Any:
     return and_(
         WebhookSubscription.requester_id == requester_id,
@@ -161,14 +174,9 @@ def enqueue_for_subscriptions(
     """One row per matching subscription, all with the same payload. With `pool_id`, the
     subscriptions for that pool and those for every pool (0) match; without, only the latter."""
     pools = [0] if pool_id is None else [0, pool_id]
-    stmt = select(
-        literal("webhook").label("channel"),
-        literal(event_type).label("kind"),
-        WebhookSubscription.requester_id,
-        WebhookSubscription.id.label("ref_id"),
-        _ordering_key(),
-        literal(payload, OutboxItem.payload.type).label("payload"),
-    ).where(_matching(requester_id, event_type), WebhookSubscription.pool_id.in_(pools))
+    stmt = _event_rows(literal(event_type), literal(payload, OutboxItem.payload.type)).where(
+        _matching(requester_id, event_type), WebhookSubscription.pool_id.in_(pools)
+    )
     enqueue_select(session, stmt.order_by(WebhookSubscription.id), _ENQUEUE_COLUMNS)
 
 
@@ -189,21 +197,15 @@ def _public_id(session: Session, column: Any) -> Any:
 def _assignment_events(session: Session, kind: Any, first_id: int, last_id: int) -> Any:
     """Rows for the assignments in [first, last] and each subscription of their requester
     to `kind` (a constant or an SQL expression of the assignment) for their pool or every pool."""
+    payload = _json_object(
+        session,
+        ("project_id", _public_id(session, Assignment.project_id)),
+        ("pool_id", _public_id(session, Assignment.pool_id)),
+        ("task_suite_id", Assignment.task_suite_id),
+        ("assignment_id", _public_id(session, Assignment.id)),
+    )
     return (
-        select(
-            literal("webhook").label("channel"),
-            kind.label("kind"),
-            WebhookSubscription.requester_id,
-            WebhookSubscription.id.label("ref_id"),
-            _ordering_key(),
-            _json_object(
-                session,
-                ("project_id", _public_id(session, Assignment.project_id)),
-                ("pool_id", _public_id(session, Assignment.pool_id)),
-                ("task_suite_id", Assignment.task_suite_id),
-                ("assignment_id", _public_id(session, Assignment.id)),
-            ).label("payload"),
-        )
+        _event_rows(kind, payload)
         .join(
             Assignment,
             and_(
@@ -249,21 +251,15 @@ def enqueue_for_messages(session: Session, first_id: int, last_id: int) -> None:
     """MESSAGE_RECEIVED: one row per (message in [first, last], requester holding its thread,
     that requester's subscription). The sender's own requester is never a recipient here:
     the event names only messages that reached requesters from someone else."""
+    payload = _json_object(
+        session,
+        ("message_thread_id", _public_id(session, Message.thread_id)),
+        ("message_id", _public_id(session, Message.id)),
+        ("from_role", Message.sender_role),
+        ("from_id", Message.sender_id),
+    )
     stmt = (
-        select(
-            literal("webhook").label("channel"),
-            literal("MESSAGE_RECEIVED").label("kind"),
-            WebhookSubscription.requester_id,
-            WebhookSubscription.id.label("ref_id"),
-            _ordering_key(),
-            _json_object(
-                session,
-                ("message_thread_id", _public_id(session, Message.thread_id)),
-                ("message_id", _public_id(session, Message.id)),
-                ("from_role", Message.sender_role),
-                ("from_id", Message.sender_id),
-            ).label("payload"),
-        )
+        _event_rows(literal("MESSAGE_RECEIVED"), payload)
         .select_from(Message)
         .join(RequesterThread, RequesterThread.thread_id == Message.thread_id)
         .join(WebhookSubscription, _matching(RequesterThread.requester_id, "MESSAGE_RECEIVED"))
@@ -305,31 +301,15 @@ def record_successes(session: Session, attempts: Sequence[dict[str, Any]]) -> No
 
 
 def record_delivery(
-    session: Session,
-    subscription_id: int,
-    *,
-    attempted_at: datetime,
-    status_code: int | None,
-    latency_ms: int,
-    error: str | None,
-    event_count: int,
-    ok: bool,
-    pause_after: int,
+    session: Session, attempt: dict[str, Any], *, ok: bool, pause_after: int
 ) -> WebhookSubscription | None:
-    """Logs one attempt and counts it: a success resets the run of failures, a failure adds
-    one and pauses the subscription when the run reaches `pause_after`. The subscription
-    when this attempt paused it, else None."""
+    """Logs one attempt (a `webhook_deliveries` row, as `record_successes` takes them) and
+    counts it: a success resets the run of failures, a failure adds one and pauses the
+    subscription when the run reaches `pause_after`. The subscription when this attempt
+    paused it, else None."""
+    subscription_id = int(attempt["subscription_id"])
     keep_id_order(session, DELIVERY_LOG)
-    session.execute(
-        insert(WebhookDelivery).values(
-            subscription_id=subscription_id,
-            attempted_at=attempted_at,
-            status_code=status_code,
-            latency_ms=latency_ms,
-            error=error,
-            event_count=event_count,
-        )
-    )
+    session.execute(insert(WebhookDelivery).values(**attempt))
     if ok:
         session.execute(
             update(WebhookSubscription).where(WebhookSubscription.id == subscription_id).values(consecutive_failures=0)

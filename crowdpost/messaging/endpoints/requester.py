@@ -17,7 +17,7 @@ from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, query_flag, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.pagination import PagingDep
 from crowdpost.kit.routing import WireRoute
 from crowdpost.messaging import folders, service
 from crowdpost.messaging.endpoints.filters import FolderNeParam, FolderParam, folder_filters
@@ -37,8 +37,6 @@ from crowdpost.messaging.schemas import (
 )
 
 router = APIRouter(route_class=WireRoute, tags=["message-thread"])
-
-ParamsDep = Annotated[ListParams, Depends(list_params)]
 
 
 def thread_filters(
@@ -60,7 +58,7 @@ FiltersDep = Annotated[ThreadFilters, Depends(thread_filters)]
 
 
 @router.get("/message-threads", response_model=MessageThreadPage, summary="Get list of message threads")
-def find_threads(caller: RequesterDep, session: SessionDep, params: ParamsDep, filters: FiltersDep) -> WireJSONResponse:
+def find_threads(caller: RequesterDep, session: SessionDep, params: PagingDep, filters: FiltersDep) -> WireJSONResponse:
     return wire(service.list_requester_threads(session, caller.requester_id, filters, params))
 
 
@@ -123,7 +121,7 @@ def recipients(
     thread_id: str,
     caller: RequesterDep,
     session: SessionDep,
-    params: ParamsDep,
+    params: PagingDep,
     filters: Annotated[RecipientFilters, Depends(recipient_filters)],
 ) -> WireJSONResponse:
     return wire(service.list_recipients(session, caller.requester_id, thread_id, filters, params))

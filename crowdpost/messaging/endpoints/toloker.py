@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends
 from crowdpost.accounts.auth import TolokerDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.pagination import PagingDep
 from crowdpost.kit.routing import WireRoute
 from crowdpost.messaging import folders, toloker_service
 from crowdpost.messaging.endpoints.filters import folder_filters
@@ -26,14 +26,11 @@ from crowdpost.messaging.schemas import (
 
 router = APIRouter(route_class=WireRoute, tags=["toloker: messages"])
 
-ParamsDep = Annotated[ListParams, Depends(list_params)]
-
-
 FiltersDep = Annotated[ThreadFilters, Depends(folder_filters)]
 
 
 @router.get("/message-threads", response_model=MessageThreadPage, summary="My message threads")
-def find_threads(caller: TolokerDep, session: SessionDep, params: ParamsDep, filters: FiltersDep) -> WireJSONResponse:
+def find_threads(caller: TolokerDep, session: SessionDep, params: PagingDep, filters: FiltersDep) -> WireJSONResponse:
     return wire(toloker_service.list_toloker_threads(session, caller.toloker_id, filters, params))
 
 

@@ -12,8 +12,8 @@ from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, get_db
 from crowdpost.errors import DoesNotExist
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, list_params
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.pagination import PagingDep
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.operations.schemas import OperationView
 from crowdpost.operations.service import operation_view
 from crowdpost.rewards import repository, service
@@ -22,20 +22,9 @@ from crowdpost.rewards.views import bonus_view
 
 router = APIRouter(route_class=WireRoute, tags=["rewards"])
 
-_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        UserBonusForm.model_json_schema(),
-                        {"type": "array", "items": UserBonusForm.model_json_schema()},
-                    ]
-                }
-            }
-        }
-    }
-}
+_BODY = json_body(
+    {"oneOf": [UserBonusForm.model_json_schema(), {"type": "array", "items": UserBonusForm.model_json_schema()}]}
+)
 
 
 @router.post(
@@ -93,7 +82,7 @@ def find_user_bonuses(
     caller: RequesterDep,
     session: SessionDep,
     filters: Annotated[repository.BonusFilters, Depends(bonus_filters)],
-    params: Annotated[ListParams, Depends(list_params)],
+    params: PagingDep,
 ) -> WireJSONResponse:
     rows, has_more = repository.list_bonuses(session, caller.requester_id, filters, params)
     return wire({"items": [bonus_view(b) for b in rows], "has_more": has_more})

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from crowdpost.accounts.auth import TolokerDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.pagination import PagingDep
 from crowdpost.kit.routing import WireRoute
 from crowdpost.rewards import repository
 from crowdpost.rewards.schemas import TolokerBonusPage
@@ -19,9 +17,7 @@ router = APIRouter(route_class=WireRoute, tags=["toloker: rewards"])
 
 
 @router.get("/bonuses", response_model=TolokerBonusPage, summary="My bonuses (sort, id_*/created_* and paging)")
-def my_bonuses(
-    caller: TolokerDep, session: SessionDep, params: Annotated[ListParams, Depends(list_params)]
-) -> WireJSONResponse:
+def my_bonuses(caller: TolokerDep, session: SessionDep, params: PagingDep) -> WireJSONResponse:
     rows, has_more = repository.list_toloker_bonuses(session, caller.toloker_id, params)
     languages = repository.toloker_languages(session, caller.toloker_id)
     names = repository.requester_names(session, {b.requester_id for b in rows})

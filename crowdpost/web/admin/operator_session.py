@@ -20,7 +20,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from crowdpost.config import Settings, SettingsDep
-from crowdpost.web.session import SignInRequired, check_csrf
+from crowdpost.web.session import SignInRequired, csrf_checked
+from crowdpost.web.session import cookie_options as page_cookie_options
 
 COOKIE = "crowdpost_operator_session"
 LIFETIME_SECONDS = 8 * 3600
@@ -63,13 +64,9 @@ def authenticate(settings: Settings, value: str | None, now: float | None = None
 
 
 def cookie_options(settings: Settings) -> dict[str, object]:
-    return {
-        "httponly": True,
-        "samesite": "strict",
-        "secure": settings.public_url.startswith("https://"),
-        "path": "/admin",
-        "max_age": LIFETIME_SECONDS,
-    }
+    """The requester's cookie options, but sent to /admin only, never on a cross-site
+    request, and ending with the session's lifetime."""
+    return page_cookie_options(settings) | {"samesite": "strict", "path": "/admin", "max_age": LIFETIME_SECONDS}
 
 
 class OperatorSignInRequired(SignInRequired):
@@ -89,11 +86,7 @@ def require_operator(request: Request, settings: SettingsDep) -> OperatorSession
     return operator
 
 
-async def require_operator_csrf(
-    request: Request, operator: Annotated[OperatorSession, Depends(require_operator)]
-) -> OperatorSession:
-    await check_csrf(request, operator.csrf_token)
-    return operator
+require_operator_csrf = csrf_checked(require_operator)
 
 
 OperatorDep = Annotated[OperatorSession, Depends(require_operator)]

@@ -19,10 +19,7 @@ REQUESTER = SignInSide(
     sign_out_path="/sign-out",
     default_method="password",
     safe_next=safe_next,
-    authenticate=web_sessions.authenticate_web,
-    with_token=web_sessions.do_sign_in_with_token,
-    with_password=web_sessions.do_sign_in_with_password,
-    sign_out=web_sessions.do_sign_out,
+    sessions=web_sessions,
 )
 router = sign_in_routes(REQUESTER, require_csrf)
 

@@ -402,7 +402,13 @@ NextField = Annotated[str, Form(max_length=2000)]
 FlagField = Annotated[Literal["true", "false"], Form()]
 
 
-def _after_mark(request: Request, session: Session, user: PageUser, view: dict[str, Any], next_url: str) -> Response:
+def _mark(
+    request: Request, session: Session, user: PageUser, thread_id: str, folder: Folder, *, add: bool, next_url: str
+) -> Response:
+    """Puts the thread into `folder` (add) or takes it out, then answers the page that posted:
+    a redirect back to it, or for htmx the thread's row and the folder counts."""
+    who = Participant.requester(user.requester_id)
+    view = folders.do_change_folders(session, who, thread_id, [folder], add=add)
     if not is_htmx(request):
         return RedirectResponse(f"{safe_next(next_url)}#thread-{view['id']}", status_code=303)
     counts = folders.requester_unread_counts(session, user.requester_id)
@@ -433,9 +439,7 @@ def mark_read(
     request: Request, thread_id: str, user: FormUserDep, session: SessionDep, read: FlagField, next: NextField = ""
 ) -> Response:
     """Clicking left of the subject: read (read=true), or unread again (read=false)."""
-    who = Participant.requester(user.requester_id)
-    view = folders.do_change_folders(session, who, thread_id, [Folder.UNREAD], add=read == "false")
-    return _after_mark(request, session, user, view, next)
+    return _mark(request, session, user, thread_id, Folder.UNREAD, add=read == "false", next_url=next)
 
 
 @router.post("/messages/{thread_id}/important")
@@ -443,9 +447,7 @@ def mark_important(
     request: Request, thread_id: str, user: FormUserDep, session: SessionDep, important: FlagField, next: NextField = ""
 ) -> Response:
     """The label under the date: into IMPORTANT (important=true) or out of it."""
-    who = Participant.requester(user.requester_id)
-    view = folders.do_change_folders(session, who, thread_id, [Folder.IMPORTANT], add=important == "true")
-    return _after_mark(request, session, user, view, next)
+    return _mark(request, session, user, thread_id, Folder.IMPORTANT, add=important == "true", next_url=next)
 
 
 @router.post("/messages/mark-all-read")

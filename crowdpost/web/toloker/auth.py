@@ -19,10 +19,7 @@ TOLOKER = SignInSide(
     sign_out_path="/toloker/sign-out",
     default_method="token",
     safe_next=safe_toloker_next,
-    authenticate=toloker_web_sessions.authenticate_web,
-    with_token=toloker_web_sessions.do_sign_in_with_token,
-    with_password=toloker_web_sessions.do_sign_in_with_password,
-    sign_out=toloker_web_sessions.do_sign_out,
+    sessions=toloker_web_sessions,
 )
 router = sign_in_routes(TOLOKER, require_toloker_csrf)
 

@@ -16,7 +16,7 @@ from fastapi import Depends, Request
 from crowdpost.accounts.toloker_web_sessions import TolokerWebSession, authenticate_web
 from crowdpost.config import SettingsDep
 from crowdpost.db import get_db
-from crowdpost.web.session import Header, SignedIn, SignInRequired, check_csrf, come_back_to
+from crowdpost.web.session import Header, SignedIn, SignInRequired, come_back_to, csrf_checked
 
 COOKIE = "crowdpost_toloker_session"
 HOME = "/toloker/messages"
@@ -55,11 +55,7 @@ def require_toloker(request: Request, settings: SettingsDep) -> TolokerPageUser:
     return user
 
 
-async def require_toloker_csrf(
-    request: Request, user: Annotated[TolokerPageUser, Depends(require_toloker)]
-) -> TolokerPageUser:
-    await check_csrf(request, user.csrf_token)
-    return user
+require_toloker_csrf = csrf_checked(require_toloker)
 
 
 TolokerPageDep = Annotated[TolokerPageUser, Depends(require_toloker)]

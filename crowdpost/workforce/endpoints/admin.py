@@ -11,39 +11,15 @@ from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.bulk import validate_items
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import AssignmentIn, AssignmentOut, TolokerIn, TolokerOut
 from crowdpost.workforce.service import imports
 
 router = APIRouter(route_class=WireRoute, tags=["admin: workforce"])
 
-_TOLOKERS_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "array",
-                    "maxItems": 10000,
-                    "items": TolokerIn.model_json_schema(by_alias=False),
-                }
-            }
-        }
-    }
-}
-_ASSIGNMENTS_BODY = {
-    "requestBody": {
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "array",
-                    "maxItems": 10000,
-                    "items": AssignmentIn.model_json_schema(),
-                }
-            }
-        }
-    }
-}
+_TOLOKERS_BODY = json_body({"type": "array", "maxItems": 10000, "items": TolokerIn.model_json_schema(by_alias=False)})
+_ASSIGNMENTS_BODY = json_body({"type": "array", "maxItems": 10000, "items": AssignmentIn.model_json_schema()})
 
 
 @router.post(

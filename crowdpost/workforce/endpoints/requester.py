@@ -12,8 +12,8 @@ from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import ListParams, TimeRanges, list_params, time_ranges
-from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.pagination import PagingDep, TimeRanges, time_ranges
+from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import (
     AssignmentPage,
@@ -41,8 +41,7 @@ from crowdpost.workforce.service.audience import count_audience
 
 router = APIRouter(route_class=WireRoute, tags=["workforce"])
 
-Paging = Annotated[ListParams, Depends(list_params)]
-_OBJECT_BODY = {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}
+_OBJECT_BODY = json_body({"type": "object"})
 
 
 def _page(items: Sequence[Any], has_more: bool, view: Any) -> WireJSONResponse:
@@ -63,7 +62,7 @@ def create_skill(caller: RequesterDep, session: SessionDep, body: SkillCreate) -
 def find_skills(
     caller: RequesterDep,
     session: SessionDep,
-    paging: Paging,
+    paging: PagingDep,
     name: str | None = None,
     is_global: bool | None = Query(None, alias="global"),
 ) -> WireJSONResponse:
@@ -87,7 +86,7 @@ def set_user_skill(caller: RequesterDep, session: SessionDep, body: UserSkillSet
 def find_user_skills(
     caller: RequesterDep,
     session: SessionDep,
-    paging: Paging,
+    paging: PagingDep,
     ranges: Annotated[TimeRanges, Depends(time_ranges("modified"))],
     user_id: str | None = None,
     skill_id: str | None = None,
@@ -127,7 +126,7 @@ def set_user_restriction(caller: RequesterDep, session: SessionDep, body: Restri
 def find_user_restrictions(
     caller: RequesterDep,
     session: SessionDep,
-    paging: Paging,
+    paging: PagingDep,
     scope: str | None = None,
     user_id: str | None = None,
     project_id: str | None = None,
@@ -163,7 +162,7 @@ def create_project(caller: RequesterDep, session: SessionDep, body: Any = Body(.
 
 @router.get("/projects", response_model=ProjectPage, summary="List projects")
 def find_projects(
-    caller: RequesterDep, session: SessionDep, paging: Paging, status: str | None = None
+    caller: RequesterDep, session: SessionDep, paging: PagingDep, status: str | None = None
 ) -> WireJSONResponse:
     items, more = pools.list_projects(session, caller.requester_id, paging, status=status)
     return _page(items, more, views.project_view)
@@ -188,7 +187,7 @@ def create_pool(caller: RequesterDep, session: SessionDep, body: Any = Body(...)
 def find_pools(
     caller: RequesterDep,
     session: SessionDep,
-    paging: Paging,
+    paging: PagingDep,
     ranges: Annotated[TimeRanges, Depends(time_ranges("last_started"))],
     status: str | None = None,
     project_id: str | None = None,
@@ -221,7 +220,7 @@ def close_pool(caller: RequesterDep, session: SessionDep, pool_id: str) -> Respo
 def find_assignments(
     caller: RequesterDep,
     session: SessionDep,
-    paging: Paging,
+    paging: PagingDep,
     ranges: Annotated[TimeRanges, Depends(time_ranges(*views.ASSIGNMENT_TIME_FIELDS))],
     status: str | None = Query(None, description="Comma-separated statuses"),
     pool_id: str | None = None,
