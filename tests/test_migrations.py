@@ -7,7 +7,7 @@ from datetime import datetime
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import Connection, inspect, text
 
 from crowdpost.db import Database
 from crowdpost.migrate import alembic_config, is_up_to_date, upgrade
@@ -106,3 +106,32 @@ def test_recipient_outcomes_downgrade_and_upgrade(db: Database) -> None:
         assert "capped_count" not in {c["name"] for c in inspector.get_columns("message_threads")}
     upgrade(db.engine)
     assert is_up_to_date(db.engine)
+
+
+def _message_keys(conn: Connection) -> set[str]:
+    return {key["referred_table"] for key in inspect(conn).get_foreign_keys("messages")}
+
+
+def _sqlite_triggers(conn: Connection) -> set[str]:
+    if conn.dialect.name != "sqlite":
+        return set()
+    return set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+
+
+def test_messages_requester_key_goes_and_comes_back_with_the_search_triggers(db: Database) -> None:
+    """0017 drops `messages.requester_id`'s foreign key (the thread's holds); on SQLite the
+    table is rebuilt, and its full-text triggers must be there after it, both ways."""
+    sqlite_triggers = {"messages_fts_insert", "messages_fts_delete"} if db.engine.dialect.name == "sqlite" else set()
+    with db.engine.connect() as conn:
+        assert _message_keys(conn) == {"message_threads"}
+        assert _sqlite_triggers(conn) == sqlite_triggers
+    config = alembic_config()
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0017_messages_requester_copy-1")
+        assert _message_keys(conn) == {"message_threads", "requesters"}
+        assert _sqlite_triggers(conn) == sqlite_triggers
+    upgrade(db.engine)
+    with db.engine.connect() as conn:
+        assert _message_keys(conn) == {"message_threads"}
+        assert _sqlite_triggers(conn) == sqlite_triggers

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from crowdpost.models.base import Base, BigIntPK, JSONType, UTCDateTime, created_column
+from crowdpost.models.base import Base, BigIntPK, BigIntRef, JSONType, UTCDateTime, created_column
 
 ThreadFK = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -104,7 +104,9 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     thread_id: Mapped[int] = mapped_column(ThreadFK, ForeignKey("message_threads.id", ondelete="CASCADE"))
-    requester_id: Mapped[int | None] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"))
+    # The thread's requester, copied so that messages are found (and sharded) by requester
+    # without a join; no foreign key of its own: the thread's already holds (migration 0017).
+    requester_id: Mapped[int | None] = mapped_column(BigIntRef)
     # REQUESTER, USER, ADMINISTRATOR, SYSTEM
     sender_role: Mapped[str] = mapped_column(String(16), nullable=False)
     sender_id: Mapped[str] = mapped_column(String(64), nullable=False)
