@@ -104,9 +104,18 @@ def items(users: list[str], count: int, tag: str, message: bool = True) -> list[
 
 
 def bench_sync(
-    base: str, token: str, users: list[str], clients: int, requests: int, *, with_ids: bool, message: bool = True
+    base: str,
+    token: str | list[str],
+    users: list[str],
+    clients: int,
+    requests: int,
+    *,
+    with_ids: bool,
+    message: bool = True,
 ) -> float:
-    """Bonuses per second through HTTP, `clients` concurrent connections."""
+    """Bonuses per second through HTTP, `clients` concurrent connections; `token` is one
+    requester's for all of them, or a list the clients take in turn (client c: token c mod n)."""
+    tokens = [token] if isinstance(token, str) else token
     tag = f"{'op' if with_ids else 'plain'}-{'msg' if message else 'silent'}"
     bodies = [
         [
@@ -119,7 +128,7 @@ def bench_sync(
     start = threading.Barrier(clients + 1)
 
     def run(client_no: int) -> None:
-        headers = {"Authorization": f"OAuth {token}", "Content-Type": "application/json"}
+        headers = {"Authorization": f"OAuth {tokens[client_no % len(tokens)]}", "Content-Type": "application/json"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
             client.get("/healthz")  # connect before the clock starts
             start.wait()
