@@ -47,19 +47,25 @@ def backend_url(name: str, root: Path, database: str) -> Iterator[str]:
         generator.close()
 
 
-@contextmanager
-def server(
-    url: str, *, worker: bool, extra_env: dict[str, str] | None = None
-) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`crowdpost serve` as its own process on a free loopback port; yields (base URL, process)."""
-    port = free_port()
-    env = {
+def server_env(url: str, extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a benchmark's `crowdpost serve` runs with: this database, the bench's
+    admin token, warnings only in the log."""
+    return {
         **os.environ,
         "CROWDPOST_DATABASE_URL": url,
         "CROWDPOST_ADMIN_TOKEN": ADMIN,
         "CROWDPOST_LOG_LEVEL": "WARNING",
         **(extra_env or {}),
     }
+
+
+@contextmanager
+def server(
+    url: str, *, worker: bool, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`crowdpost serve` as its own process on a free loopback port; yields (base URL, process)."""
+    port = free_port()
+    env = server_env(url, extra_env)
     command = [sys.executable, "-m", "crowdpost", "serve", "--port", str(port)]
     if not worker:
         command.append("--no-worker")

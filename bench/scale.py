@@ -53,7 +53,7 @@ from sqlalchemy import Engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ADMIN, backend_url, write_section  # noqa: E402
+from bench.common import ADMIN, backend_url, server_env, write_section  # noqa: E402
 from bench.rewards import BATCH, MESSAGE, TITLE, bench_sync, seed_tolokers  # noqa: E402
 from crowdpost.config import Settings  # noqa: E402
 from crowdpost.db import make_engine  # noqa: E402
@@ -147,13 +147,7 @@ def api_server(url: str, processes: int, log: Path, extra_env: dict[str, str]) -
     port, with the environment bench/common.py's `server()` gives (which cannot pass
     `--workers`); yields the base URL once the N processes are up. stderr goes to `log`."""
     port = free_port()
-    env = {
-        **os.environ,
-        "CROWDPOST_DATABASE_URL": url,
-        "CROWDPOST_ADMIN_TOKEN": ADMIN,
-        "CROWDPOST_LOG_LEVEL": "WARNING",
-        **extra_env,
-    }
+    env = server_env(url, extra_env)
     command = [sys.executable, "-m", "crowdpost", "serve", "--port", str(port)]
     command += ["--workers", str(processes), "--no-worker"]
     base = f"http://127.0.0.1:{port}"
