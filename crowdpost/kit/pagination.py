@@ -9,10 +9,10 @@ repositories page with `paginate`. The pages' Newest / Older lists page with `pa
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BeforeValidator
@@ -26,6 +26,7 @@ from crowdpost.kit import ids
 from crowdpost.kit.timefmt import to_naive_utc
 
 RANGE_OPS = ("gt", "gte", "lt", "lte")
+RowT = TypeVar("RowT")
 
 
 @dataclass(frozen=True)
@@ -203,6 +204,12 @@ def apply_sort(
 def page(rows: Sequence[Any], limit: int) -> tuple[list[Any], bool]:
     """Split a `limit + 1` fetch into the page and `has_more`."""
     return list(rows[:limit]), len(rows) > limit
+
+
+def list_answer(rows: Iterable[RowT], has_more: bool, view: Callable[[RowT], Any]) -> dict[str, Any]:
+    """The `{"items": [...], "has_more": bool}` answer of every list endpoint, each row as
+    `view` shows it: one place says what a list answers."""
+    return {"items": [view(row) for row in rows], "has_more": has_more}
 
 
 def page_before(

@@ -25,7 +25,7 @@ from crowdpost.errors import ConflictState, DoesNotExist, TooManyRequests, Valid
 from crowdpost.events import MessagesReceived, publish
 from crowdpost.kit.id_order import Claim, keep_id_order
 from crowdpost.kit.ids import format_id
-from crowdpost.kit.pagination import ListParams
+from crowdpost.kit.pagination import ListParams, list_answer
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import folders, policy, repository, views
 
@@ -319,7 +319,7 @@ def list_recipients(
     if thread.kind != ThreadKind.COMPOSE.value or thread.requester_id != requester_id:
         raise DoesNotExist(f"Message thread {public_id} has no recipients list")
     rows, has_more = repository.recipients_page(session, requester_id, thread.id, filters, params)
-    return {"items": [views.recipient_view(row) for row in rows], "has_more": has_more}
+    return list_answer(rows, has_more, views.recipient_view)
 
 
 # --- replying ------------------------------------------------------------------------

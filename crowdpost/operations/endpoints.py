@@ -11,7 +11,7 @@ from starlette.responses import StreamingResponse
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.db import Database, SessionDep, get_db
 from crowdpost.kit.jsonwire import WireJSONResponse, dumps, wire
-from crowdpost.kit.pagination import PagingDep, TimeRanges, time_ranges
+from crowdpost.kit.pagination import PagingDep, TimeRanges, list_answer, time_ranges
 from crowdpost.kit.routing import WireRoute
 from crowdpost.operations import service
 from crowdpost.operations.schemas import OperationLogEntry, OperationPage, OperationView
@@ -37,7 +37,7 @@ def find_operations(
     params: PagingDep,
 ) -> WireJSONResponse:
     rows, has_more = service.list_operations(session, caller.requester_id, filters, params)
-    return wire({"items": [service.operation_view(op) for op in rows], "has_more": has_more})
+    return wire(list_answer(rows, has_more, service.operation_view))
 
 
 @router.get("/operations/{operation_id}", response_model=OperationView, summary="Get operation by ID")

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Path, Query
 from crowdpost.accounts.auth import OperatorDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.kit.pagination import list_answer
 from crowdpost.kit.routing import WireRoute
 from crowdpost.outbox import service, views
 from crowdpost.outbox.schemas import OutboxPage, OutboxRowView
@@ -24,7 +25,7 @@ def list_outbox(
     limit: int = Query(50, ge=1, le=service.MAX_LIMIT),
 ) -> WireJSONResponse:
     page = service.list_rows(session, status=status, channel=channel, id_gt=id_gt, limit=limit)
-    return wire({"items": [views.row_view(item) for item in page.items], "has_more": page.has_more})
+    return wire(list_answer(page.items, page.has_more, views.row_view))
 
 
 @router.post("/outbox/{row_id}/retry", response_model=OutboxRowView, summary="Send a failed row again")

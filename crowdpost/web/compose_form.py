@@ -33,6 +33,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crowdpost.messaging.schemas import DIRECT_MAX_RECIPIENTS, TEXT_MAX_CHARS, TOPIC_MAX_CHARS, ComposeForm, SelectType
+from crowdpost.web.posted import FormValues, first_value
 from crowdpost.workforce.profile import ClientType, DeviceCategory, Education, Gender, OsFamily
 
 RECIPIENT_CHOICES = (
@@ -223,14 +224,6 @@ class FormProblems(Exception):
         self.problems = dict(problems)
 
 
-FormValues = Mapping[str, Sequence[str]]
-
-
-def _one(form: FormValues, name: str, default: str = "") -> str:
-    values = form.get(name) or ()
-    return values[0] if values else default
-
-
 def _many(form: FormValues, name: str) -> list[str]:
     return list(form.get(name) or ())
 
@@ -253,7 +246,7 @@ def _new_token(prefix: str, taken: Iterable[str]) -> str:
 
 def read_fields(form: FormValues) -> ComposeFields:
     """The posted form as the page shows it (nothing validated yet, nothing dropped but excess)."""
-    recipients = _one(form, "recipients", "DIRECT")
+    recipients = first_value(form, "recipients", "DIRECT")
     if recipients not in {"DIRECT", "FILTER", "ALL"}:
         recipients = "DIRECT"
     group_tokens = _tokens(_many(form, "group")[:MAX_GROUPS], "g")
@@ -289,12 +282,12 @@ def read_fields(form: FormValues) -> ComposeFields:
     )
     return ComposeFields(
         recipients=recipients,
-        to=_one(form, "to")[:TO_MAX_CHARS],
-        match=_match(_one(form, "match", "and")),
+        to=first_value(form, "to")[:TO_MAX_CHARS],
+        match=_match(first_value(form, "match", "and")),
         groups=groups,
         rows=tuple(rows),
         languages=languages,
-        answerable=_one(form, "answerable") in {"true", "on", "1", "yes"},
+        answerable=first_value(form, "answerable") in {"true", "on", "1", "yes"},
     )
 
 

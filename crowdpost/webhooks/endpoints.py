@@ -11,7 +11,7 @@ from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep
+from crowdpost.kit.pagination import PagingDep, list_answer
 from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.webhooks import service
 from crowdpost.webhooks.schemas import (
@@ -53,7 +53,7 @@ def find_webhook_subscriptions(
     rows, has_more = service.list_subscriptions(
         session, caller.requester_id, paging, event_type=event_type.value if event_type else None, pool_id=pool_id
     )
-    return wire({"items": [subscription_view(row) for row in rows], "has_more": has_more})
+    return wire(list_answer(rows, has_more, subscription_view))
 
 
 @router.get("/webhook-subscriptions/{subscription_id}", response_model=SubscriptionView, summary="Get a subscription")
@@ -76,4 +76,4 @@ def find_webhook_deliveries(
     caller: RequesterDep, session: SessionDep, subscription_id: str, paging: PagingDep
 ) -> WireJSONResponse:
     rows, has_more = service.list_deliveries(session, caller.requester_id, subscription_id, paging)
-    return wire({"items": [delivery_view(row) for row in rows], "has_more": has_more})
+    return wire(list_answer(rows, has_more, delivery_view))

@@ -12,7 +12,7 @@ from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, get_db
 from crowdpost.errors import DoesNotExist
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep
+from crowdpost.kit.pagination import PagingDep, list_answer
 from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.operations.schemas import OperationView
 from crowdpost.operations.service import operation_view
@@ -85,7 +85,7 @@ def find_user_bonuses(
     params: PagingDep,
 ) -> WireJSONResponse:
     rows, has_more = repository.list_bonuses(session, caller.requester_id, filters, params)
-    return wire({"items": [bonus_view(b) for b in rows], "has_more": has_more})
+    return wire(list_answer(rows, has_more, bonus_view))
 
 
 @router.get("/user-bonuses/{bonus_id}", response_model=UserBonusView, summary="Get bonus by ID")

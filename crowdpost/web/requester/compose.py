@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
@@ -30,6 +30,7 @@ from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import service
 from crowdpost.web import compose_form as cf
+from crowdpost.web.posted import PostedDep, first_value
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
 from crowdpost.web.templating import is_htmx, render
 from crowdpost.workforce.service import skills as skills_service
@@ -40,16 +41,6 @@ TEMPLATE = "messages/compose.html"
 PREVIEW_TEMPLATE = "messages/_compose_preview.html"
 # The "Filter" select lists this many of the requester's skills (the API's largest page).
 SKILLS_LISTED = 300
-
-
-async def posted_form(request: Request) -> dict[str, list[str]]:
-    """The form as name -> every value posted under it (rows repeat their field names).
-    Starlette parsed and cached it already for the CSRF check."""
-    form = await request.form()
-    return {name: [v for v in form.getlist(name) if isinstance(v, str)] for name in form}
-
-
-PostedDep = Annotated[dict[str, list[str]], Depends(posted_form)]
 
 
 @dataclass
@@ -157,7 +148,7 @@ def rerender(
     htmx = is_htmx(request)
     fields = cf.read_fields(posted)
     if not htmx:
-        fields = cf.apply_action(fields, _one(posted, "action"))
+        fields = cf.apply_action(fields, first_value(posted, "action"))
     keys, truncated = filter_keys(session, user.requester_id)
     outcome = dry_run(session, settings, user, fields, keys)
     if htmx:
@@ -169,7 +160,7 @@ def rerender(
 def compose_send(
     request: Request, user: FormUserDep, session: SessionDep, settings: SettingsDep, posted: PostedDep
 ) -> Response:
-    if _one(posted, "action", "send") != "send":  # a no-JS button posted here after all: send nothing
+    if first_value(posted, "action", "send") != "send":  # a no-JS button posted here after all: send nothing
         return rerender(request, session, settings, user, posted)
     fields = cf.read_fields(posted)
     keys, truncated = filter_keys(session, user.requester_id)
@@ -202,8 +193,3 @@ def quota_message(recipients: str, service_message: str) -> str:
             "already have today. Nothing was sent. Try again tomorrow, or choose Group of Tolokers."
         )
     return f"Nothing was sent: {service_message}."
-
-
-def _one(posted: Mapping[str, list[str]], name: str, default: str = "") -> str:
-    values = posted.get(name) or []
-    return values[0] if values else default

@@ -41,7 +41,7 @@ from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Assignment
 from crowdpost.rewards import bonus_history, service
 from crowdpost.web import compose_form as cf
-from crowdpost.web.requester.compose import PostedDep
+from crowdpost.web.posted import PostedDep, first_value
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
 from crowdpost.web.templating import render
 from crowdpost.workforce.schemas import AudienceRequest
@@ -160,11 +160,6 @@ class Pair:
 
 def read_form(posted: Mapping[str, list[str]]) -> dict[str, Any]:
     """The posted Pay one form as the page keeps it (pairs: one per language, at least one)."""
-
-    def one(name: str, default: str = "") -> str:
-        values = posted.get(name) or []
-        return values[0] if values else default
-
     langs, titles, messages = (posted.get(name) or [] for name in ("lang", "title", "message"))
     count = min(max(len(langs), 1), len(LANGUAGES))
     pairs = [
@@ -176,9 +171,10 @@ def read_form(posted: Mapping[str, list[str]]) -> dict[str, Any]:
         for i in range(count)
     ]
     form: dict[str, Any] = {
-        name: one(name) for name in ("user_id", "amount", "assignment_id", "without_message", "private_comment")
+        name: first_value(posted, name)
+        for name in ("user_id", "amount", "assignment_id", "without_message", "private_comment")
     }
-    return {**form, "pairs": pairs, "form_token": one("form_token")[:64] or str(uuid.uuid4())}
+    return {**form, "pairs": pairs, "form_token": first_value(posted, "form_token")[:64] or str(uuid.uuid4())}
 
 
 def apply_action(form: dict[str, Any], action: str) -> dict[str, Any]:

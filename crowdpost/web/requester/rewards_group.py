@@ -34,7 +34,8 @@ from crowdpost.kit.timefmt import utcnow
 from crowdpost.rewards import group_bonus
 from crowdpost.rewards.validation import MAX_COMMENT, MAX_MESSAGE, MAX_TITLE
 from crowdpost.web import compose_form as cf
-from crowdpost.web.requester.compose import PostedDep, filter_keys
+from crowdpost.web.posted import PostedDep, first_value
+from crowdpost.web.requester.compose import filter_keys
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
 from crowdpost.web.templating import is_htmx, render
 from crowdpost.workforce.service import pools as pools_service
@@ -104,8 +105,7 @@ class Outcome:
 
 
 def _one(posted: Mapping[str, Sequence[str]], name: str, limit: int = SHORT, default: str = "") -> str:
-    values = posted.get(name) or ()
-    return values[0][:limit] if values else default
+    return first_value(posted, name, default)[:limit]
 
 
 def read_group_fields(posted: Mapping[str, Sequence[str]]) -> GroupFields:

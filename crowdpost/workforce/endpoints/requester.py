@@ -3,7 +3,6 @@ recipient dry-run, in Toloka's wire format (toloka-kit works unchanged)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
@@ -12,7 +11,7 @@ from crowdpost.accounts.auth import RequesterDep
 from crowdpost.config import SettingsDep
 from crowdpost.db import SessionDep, read_only
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep, TimeRanges, time_ranges
+from crowdpost.kit.pagination import PagingDep, TimeRanges, list_answer, time_ranges
 from crowdpost.kit.routing import WireRoute, json_body
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import (
@@ -44,10 +43,6 @@ router = APIRouter(route_class=WireRoute, tags=["workforce"])
 _OBJECT_BODY = json_body({"type": "object"})
 
 
-def _page(items: Sequence[Any], has_more: bool, view: Any) -> WireJSONResponse:
-    return wire({"items": [view(item) for item in items], "has_more": has_more})
-
-
 # ------------------------------------------------------------------------------------------------- skills
 
 
@@ -67,7 +62,7 @@ def find_skills(
     is_global: bool | None = Query(None, alias="global"),
 ) -> WireJSONResponse:
     items, more = skills.list_skills(session, caller.requester_id, paging, name=name, is_global=is_global)
-    return _page(items, more, views.skill_view)
+    return wire(list_answer(items, more, views.skill_view))
 
 
 @router.get("/skills/{skill_id}", response_model=SkillView, summary="Get a skill")
@@ -94,7 +89,7 @@ def find_user_skills(
     items, more = skills.list_user_skills(
         session, caller.requester_id, paging, ranges, user_id=user_id, skill_id=skill_id
     )
-    return _page(items, more, views.user_skill_view)
+    return wire(list_answer(items, more, views.user_skill_view))
 
 
 @router.get("/user-skills/{user_skill_id}", response_model=UserSkillView, summary="Get a Toloker skill value")
@@ -135,7 +130,7 @@ def find_user_restrictions(
     items, more = restrictions.list_restrictions(
         session, caller.requester_id, paging, scope=scope, user_id=user_id, project_id=project_id, pool_id=pool_id
     )
-    return _page(items, more, views.restriction_view)
+    return wire(list_answer(items, more, views.restriction_view))
 
 
 @router.get("/user-restrictions/{restriction_id}", response_model=RestrictionView, summary="Get an active ban")
@@ -165,7 +160,7 @@ def find_projects(
     caller: RequesterDep, session: SessionDep, paging: PagingDep, status: str | None = None
 ) -> WireJSONResponse:
     items, more = pools.list_projects(session, caller.requester_id, paging, status=status)
-    return _page(items, more, views.project_view)
+    return wire(list_answer(items, more, views.project_view))
 
 
 @router.get("/projects/{project_id}", response_model=ProjectView, summary="Get a project")
@@ -193,7 +188,7 @@ def find_pools(
     project_id: str | None = None,
 ) -> WireJSONResponse:
     items, more = pools.list_pools(session, caller.requester_id, paging, ranges, status=status, project_id=project_id)
-    return _page(items, more, views.pool_view)
+    return wire(list_answer(items, more, views.pool_view))
 
 
 @router.get("/pools/{pool_id}", response_model=PoolView, summary="Get a pool")
@@ -239,7 +234,7 @@ def find_assignments(
         task_suite_id=task_suite_id,
         task_id=task_id,
     )
-    return _page(items, more, views.assignment_view)
+    return wire(list_answer(items, more, views.assignment_view))
 
 
 @router.get("/assignments/{assignment_id}", response_model=AssignmentView, summary="Get an assignment")
