@@ -28,12 +28,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from crowdpost.errors import ValidationFailed, field_error
 from crowdpost.kit.timefmt import DateOutOfRange, to_naive_utc
+from crowdpost.kit.unindexed import Unindexed
 from crowdpost.models import Assignment, Pool
 from crowdpost.workforce.profile import AssignmentStatus
 
@@ -198,27 +197,6 @@ def _at_least(rows: Select[str], min_count: int) -> Select[str]:
     if min_count == 1:
         return rows
     return rows.group_by(Assignment.user_id).having(func.count() >= min_count)
-
-
-class Unindexed(ColumnElement[int]):
-    """An integer column SQLite may not use an index for (`+column`, SQLite's documented way
-    to take a term out of index selection); the column itself elsewhere."""
-
-    inherit_cache = True
-
-    def __init__(self, column: InstrumentedAttribute[int]) -> None:
-        self.column: ColumnElement[int] = column.expression
-        self.type = column.type  # the ids it is compared with bind as the column's (BIGINT)
-
-
-@compiles(Unindexed)
-def _unindexed_default(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.process(element.column, **kw))
-
-
-@compiles(Unindexed, "sqlite")
-def _unindexed_sqlite(element: Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
-    return "+" + str(compiler.process(element.column, **kw))
 
 
 def _one_or_in(column: InstrumentedAttribute[Any] | ColumnElement[Any], values: tuple[Any, ...]) -> ColumnElement[bool]:
