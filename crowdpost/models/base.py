@@ -21,7 +21,7 @@ NAMING_CONVENTION = {
 
 # SQLite only auto-numbers a column declared exactly INTEGER PRIMARY KEY.
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
-# A column holding such an id without a foreign key (a copy kept for look-ups by it).
+# A column holding such an id: a foreign key, or a copy kept for look-ups by it.
 BigIntRef = BigIntPK
 # JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
 JSONType = JSON().with_variant(JSONB(), "postgresql")

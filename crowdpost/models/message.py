@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from crowdpost.models.base import Base, BigIntPK, BigIntRef, JSONType, UTCDateTime, created_column
 
-ThreadFK = BigInteger().with_variant(Integer(), "sqlite")
+ThreadFK = BigIntRef
 
 
 def _flag() -> Mapped[bool]:
