@@ -6,13 +6,15 @@ PostgreSQL (an advisory lock makes the others wait).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from crowdpost.db import NO_TIMEOUTS
 
@@ -30,8 +32,18 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(engine: Engine) -> None:
+    """Every branch to its head."""
+    _migrate(engine, lambda config: command.upgrade(config, "heads"))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Down to `revision` (an Alembic target such as `0013-1`); for tests of a migration."""
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[Config], None]) -> None:
     config = alembic_config()
-    with engine.begin() as conn:
+    with engine.connect() as conn, _sqlite_keys_off(conn), conn.begin():
         if conn.dialect.name == "postgresql":
             # No time limit for this transaction: a migration may build an index on a large
             # table, and a process starting beside a migrating one waits for its lock below.
@@ -40,7 +52,30 @@ def upgrade(engine: Engine) -> None:
             # same through pgbouncer's transaction pooling (a session lock would not).
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
         config.attributes["connection"] = conn
-        command.upgrade(config, "heads")
+        step(config)
+        if conn.dialect.name == "sqlite":
+            broken = conn.execute(text("PRAGMA foreign_key_check")).all()
+            if broken:
+                raise RuntimeError(f"migrating left rows whose foreign key points nowhere: {broken[:5]}")
+
+
+@contextmanager
+def _sqlite_keys_off(conn: Connection) -> Iterator[None]:
+    """SQLite: foreign keys off while migrating, as SQLite's own procedure for changing a
+    table asks. A migration copies a table to change it (Alembic's batch mode) and drops the
+    old one; with keys on, that drop would first delete every row that references it
+    `ON DELETE CASCADE`. The pragma is a no-op inside a transaction, so it is set on the
+    driver's connection before SQLAlchemy begins one, and set back on after."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    driver = conn.connection.dbapi_connection
+    assert driver is not None
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 def is_up_to_date(engine: Engine) -> bool:

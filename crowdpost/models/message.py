@@ -14,7 +14,19 @@ the folder listings (zulip's `zerver_usermessage_unread_message_id`).
 
 Keyword search: SQLite keeps an FTS5 index over `messages.search_text` (external
 content, filled by a trigger); PostgreSQL a GIN index on
-`to_tsvector('simple', search_text)`. Both are created by migration 0004.
+`to_tsvector('simple', search_text)`. Both are created by migration 0004; since 0018 both
+hold only messages with a `search_text` (bonus messages have none).
+
+Keys: the rows written once per recipient or per paid bonus -- a bonus's thread and its
+message, `toloker_threads`, `recipient_outcomes` -- carry no foreign keys (migrations 0017,
+0018). Each is written by one set-based statement that draws it from rows it has just read
+or written (a paid bonus, whose own keys hold the requester and the Toloker; the thread made
+in the same statement), so a per-row key check only proved that again: on PostgreSQL the
+five checks were half the time of the statement that writes 100,000 bonus threads (4.4 s ->
+2.2 s, bench/rewards.py), and under Citus a key from `toloker_threads` (by Toloker) to
+`message_threads` (by requester) cannot exist at all. Nothing in crowdpost deletes a thread,
+a Toloker or a requester; an operator who does so by hand deletes these rows with them.
+`requester_threads` (one per requester and thread) and a thread's `parent_id` keep theirs.
 """
 
 from __future__ import annotations
@@ -69,14 +81,16 @@ class MessageThread(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     # NULL only for platform messages to every requester (their rows carry the requester).
-    requester_id: Mapped[int | None] = mapped_column(ForeignKey("requesters.id", ondelete="CASCADE"))
+    # No foreign key, nor on the Toloker, the message's thread or a Toloker's folder row
+    # (migration 0018): see "Keys" in the module docstring.
+    requester_id: Mapped[int | None] = mapped_column(BigIntRef)
     # COMPOSE, CONVERSATION, APPEAL, SYSTEM, PLATFORM, BONUS
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     topic: Mapped[dict[str, Any]]
     answerable: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     parent_id: Mapped[int | None] = mapped_column(ThreadFK, ForeignKey("message_threads.id", ondelete="CASCADE"))
     # The one Toloker on the other side of a conversation or appeal.
-    toloker_id: Mapped[str | None] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"))
+    toloker_id: Mapped[str | None] = mapped_column(String(64))
     select_type: Mapped[str | None] = mapped_column(String(16))
     recipients_ids: Mapped[list[str] | None] = mapped_column(JSONType)
     recipients_filter: Mapped[dict[str, Any] | None]
@@ -103,9 +117,9 @@ class Message(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    thread_id: Mapped[int] = mapped_column(ThreadFK, ForeignKey("message_threads.id", ondelete="CASCADE"))
+    thread_id: Mapped[int] = mapped_column(ThreadFK)
     # The thread's requester, copied so that messages are found (and sharded) by requester
-    # without a join; no foreign key of its own: the thread's already holds (migration 0017).
+    # without a join.
     requester_id: Mapped[int | None] = mapped_column(BigIntRef)
     # REQUESTER, USER, ADMINISTRATOR, SYSTEM
     sender_role: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -157,10 +171,8 @@ class TolokerThread(Base):
         Index("ix_toloker_threads_thread_id", "thread_id"),
     )
 
-    user_id: Mapped[str] = mapped_column(ForeignKey("tolokers.id", ondelete="CASCADE"), primary_key=True)
-    thread_id: Mapped[int] = mapped_column(
-        ThreadFK, ForeignKey("message_threads.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ThreadFK, primary_key=True)
     requester_id: Mapped[int | None] = mapped_column(BigInteger)
     created: Mapped[datetime] = created_column()
     inbox: Mapped[bool] = _flag()
@@ -199,12 +211,9 @@ class RecipientOutcome(Base):
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    # The thread's requester (no foreign key: the thread's cascades the row away, and a key
-    # check per row cost a send to 100,000 Tolokers 0.5-1 s on PostgreSQL).
+    # The thread's requester.
     requester_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    thread_id: Mapped[int] = mapped_column(
-        ThreadFK, ForeignKey("message_threads.id", ondelete="CASCADE"), nullable=False
-    )
+    thread_id: Mapped[int] = mapped_column(ThreadFK, nullable=False)
     # As addressed: an unknown id is no Toloker, so no foreign key.
     user_id: Mapped[str] = mapped_column(String, nullable=False)
     # DELIVERED, LEFT_OUT_BANNED, LEFT_OUT_UNKNOWN, LEFT_OUT_NOT_YOURS, LEFT_OUT_CAPPED
