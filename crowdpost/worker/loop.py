@@ -120,6 +120,11 @@ def run_job(db: Database, job: Job) -> bool:
             raise LookupError(f"no handler for job kind {job.kind!r}")
         with db.transaction(job=True) as session:
             handler(session, dict(job.payload))
+            # DONE in the handler's own transaction: one commit per job, and never a
+            # handler committed with its job still RUNNING (it would run again on lease expiry).
+            session.execute(
+                update(Job).where(Job.id == job.id).values(status=JobStatus.DONE, finished=utcnow(), lease_until=None)
+            )
     except Exception as exc:
         log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
         give_up = job.attempts >= job.max_attempts or handler is None or is_permanent(exc, job.attempts)
@@ -149,10 +154,6 @@ def run_job(db: Database, job: Job) -> bool:
             with db.transaction() as session:
                 session.execute(outcome)
         return give_up
-    with db.transaction() as session:
-        session.execute(
-            update(Job).where(Job.id == job.id).values(status=JobStatus.DONE, finished=utcnow(), lease_until=None)
-        )
     return True
 
 
