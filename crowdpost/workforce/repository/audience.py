@@ -205,16 +205,18 @@ def roomy_work_mem(session: Session) -> None:
 
 
 def count_filtered(session: Session, found: Candidates) -> tuple[int, int]:
-    """ALL/FILTER: (how many receive, how many candidates an active ban leaves out); one
-    statement of two scalar sub-selects, each planned on its own: the audience itself, and
-    this requester's banned Tolokers that are candidates (a few key lookups per ban)."""
-    receiving = select(func.count()).select_from(members(found).subquery())
-    bans = banned_ids(found.requester_id).subquery()
-    left_out = select(func.count()).where(found.stmt.where(found.key == bans.c.user_id).exists())
-    count, banned = session.execute(
-        select(receiving.scalar_subquery(), left_out.select_from(bans).scalar_subquery())
+    """ALL/FILTER: (how many receive, how many candidates an active ban leaves out), in one
+    pass over the candidates: each is counted, and counted again as banned when it is in the
+    requester's set of banned Tolokers, an uncorrelated `IN` that PostgreSQL hashes once and
+    SQLite turns into one temporary index. Two statements (the audience without the banned,
+    then the bans among the candidates) read the candidates twice: 1,071 -> 821 ms for the
+    nested case over 1,000,000 Tolokers on PostgreSQL, 737 -> 665 ms on SQLite
+    (bench/recipients.py, every case faster on both)."""
+    banned = found.key.in_(banned_ids(found.requester_id))
+    candidates_count, left_out = session.execute(
+        found.stmt.with_only_columns(func.count(), func.count().filter(banned))
     ).one()
-    return int(count), int(banned)
+    return int(candidates_count) - int(left_out), int(left_out)
 
 
 def direct_candidates(session: Session, found: Candidates) -> dict[str, bool]:
