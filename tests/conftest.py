@@ -5,15 +5,25 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from crowdpost.app import create_app
 from crowdpost.config import Settings
 from crowdpost.db import Database
-from crowdpost.models import LedgerEntry, Requester
+from crowdpost.models import (
+    LedgerEntry,
+    Message,
+    MessageThread,
+    RecipientOutcome,
+    Requester,
+    Toloker,
+    TolokerThread,
+)
 from crowdpost.wiring import wire_domains
 from tests.fixtures.backends import PostgresBackend, SqliteBackend, missing_component, start_postgres
 from tests.fixtures.factories import Admin, RequesterInfo, settings_for
@@ -113,6 +123,30 @@ def assert_ledgers_balance(db: Database) -> None:
             assert int(sums.get(requester_id, 0)) == balance, f"requester {requester_id}: ledger != balance"
 
 
+def _dangling(key: InstrumentedAttribute[Any], referred: InstrumentedAttribute[Any]) -> Select[int]:
+    """How many rows have a `key` that no `referred` row holds."""
+    return select(func.count()).where(key.is_not(None), ~select(referred).where(referred == key).exists())
+
+
+# The rows without foreign keys (migration 0018; "Keys" in crowdpost/models/message.py):
+# what each key promised, asked of the data instead.
+_ORPHANS = {
+    "threads whose requester is gone": _dangling(MessageThread.requester_id, Requester.id),
+    "threads whose Toloker is gone": _dangling(MessageThread.toloker_id, Toloker.id),
+    "messages whose thread is gone": _dangling(Message.thread_id, MessageThread.id),
+    "Toloker rows whose thread is gone": _dangling(TolokerThread.thread_id, MessageThread.id),
+    "Toloker rows whose Toloker is gone": _dangling(TolokerThread.user_id, Toloker.id),
+    "outcomes whose thread is gone": _dangling(RecipientOutcome.thread_id, MessageThread.id),
+}
+
+
+def assert_messaging_rows_whole(db: Database) -> None:
+    """No thread, message, Toloker row or outcome points at a row that does not exist."""
+    with db.transaction(write=False) as session:
+        found = {what: int(session.execute(query).scalar_one()) for what, query in _ORPHANS.items()}
+    assert {what: n for what, n in found.items() if n} == {}
+
+
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Database]:
     wire_domains()  # as the app and the worker do at startup: tests run jobs and publish without an app too
@@ -120,6 +154,7 @@ def db(settings: Settings) -> Iterator[Database]:
     yield database
     try:
         assert_ledgers_balance(database)
+        assert_messaging_rows_whole(database)
     finally:
         database.dispose()
 

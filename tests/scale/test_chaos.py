@@ -36,13 +36,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crowdpost.app import create_app
 from crowdpost.db import Database
 from crowdpost.kit.ids import format_id
 from crowdpost.models import Bonus, Message, MessageThread, Operation, TolokerThread
-from tests.conftest import assert_ledgers_balance
+from tests.conftest import assert_ledgers_balance, assert_messaging_rows_whole
 from tests.fixtures.factories import ADMIN_TOKEN, Admin, settings_for
 from tests.fixtures.live_server import free_port, serve_in_thread
 from tests.fixtures.pgbouncer import PooledServer
@@ -301,9 +301,15 @@ def _check(db: Database, seeded: list[Seeded], records: list[dict[str, Any]]) ->
         message_texts = Counter(
             json.dumps(text, sort_keys=True) for text in session.execute(select(Message.text)).scalars()
         )
+        threads_of_bonus = select(func.count()).where(MessageThread.bonus_id == Bonus.id).scalar_subquery()
+        unthreaded = session.execute(
+            select(func.count()).select_from(Bonus).where(Bonus.without_message.is_(False), threads_of_bonus != 1)
+        ).scalar_one()
     paid = Counter(comment for _, _, comment in bonuses)
     id_of = {comment: format_id(bonus_id) for bonus_id, _, comment in bonuses}
     checked.rows["bonuses"] = len(bonuses)
+    # One thread per paid bonus with a message, written in the payment's transaction.
+    checked.expect(unthreaded == 0, f"{unthreaded} bonuses with a message have no thread, or several")
     for comment, count in paid.items():
         checked.expect(comment is None or count == 1, f"bonus {comment!r} paid {count} times")
 
@@ -376,6 +382,10 @@ def _check(db: Database, seeded: list[Seeded], records: list[dict[str, Any]]) ->
         assert_ledgers_balance(db)
     except AssertionError as exc:
         checked.problems.append(f"ledger: {exc}")
+    try:
+        assert_messaging_rows_whole(db)
+    except AssertionError as exc:
+        checked.problems.append(f"messaging rows: {exc}")
     return checked
 
 
