@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from crowdpost.models import ApiToken, LedgerEntry, Requester, SignInFailure, Toloker, WebSession
+from crowdpost.models import ApiToken, LedgerEntry, Requester, SignInFailure, Toloker, TolokerWebSession, WebSession
 
 # Every request runs it: built once, with the hash bound.
 _TOKEN_LOOKUP = select(ApiToken.role, ApiToken.requester_id, ApiToken.toloker_id).where(
@@ -192,12 +192,15 @@ def delete_web_sessions(session: Session, requester_id: int, *, keep: int | None
 def delete_expired_web_sessions(
     session: Session, requester_id: int, idle_cutoff: datetime, absolute_cutoff: datetime
 ) -> None:
-    session.execute(
-        delete(WebSession).where(
-            WebSession.requester_id == requester_id,
-            (WebSession.last_seen < idle_cutoff) | (WebSession.created < absolute_cutoff),
-        )
-    )
+    stale = expired(WebSession, idle_cutoff, absolute_cutoff)
+    session.execute(delete(WebSession).where(WebSession.requester_id == requester_id, stale))
+
+
+def expired(
+    table: type[WebSession] | type[TolokerWebSession], idle_cutoff: datetime, absolute_cutoff: datetime
+) -> ColumnElement[bool]:
+    """A page session (a requester's or a Toloker's) past its idle or its absolute end."""
+    return (table.last_seen < idle_cutoff) | (table.created < absolute_cutoff)
 
 
 def lock_sign_in_key(session: Session, key: str) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from crowdpost.accounts.repository import expired
 from crowdpost.models import Toloker, TolokerWebSession
 
 
@@ -67,9 +68,5 @@ def delete_web_sessions(session: Session, user_id: str) -> None:
 def delete_expired_web_sessions(
     session: Session, user_id: str, idle_cutoff: datetime, absolute_cutoff: datetime
 ) -> None:
-    session.execute(
-        delete(TolokerWebSession).where(
-            TolokerWebSession.user_id == user_id,
-            (TolokerWebSession.last_seen < idle_cutoff) | (TolokerWebSession.created < absolute_cutoff),
-        )
-    )
+    stale = expired(TolokerWebSession, idle_cutoff, absolute_cutoff)
+    session.execute(delete(TolokerWebSession).where(TolokerWebSession.user_id == user_id, stale))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -124,21 +125,11 @@ def claim(
         .values(lease_until=now + lease, locked_by=worker, attempts=OutboxItem.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    return [
-        OutboxRow(
-            id=item.id,
-            channel=item.channel,
-            kind=item.kind,
-            requester_id=item.requester_id,
-            user_id=item.user_id,
-            ref_id=item.ref_id,
-            ordering_key=item.ordering_key,
-            payload=item.payload,
-            attempts=item.attempts + 1,
-            created=item.created,
-        )
-        for item in items
-    ]
+    # Detached copies of the leased rows; `attempts` counts the claim just made.
+    return [OutboxRow(**{name: getattr(item, name) for name in _COPIED}, attempts=item.attempts + 1) for item in items]
+
+
+_COPIED = [field.name for field in fields(OutboxRow) if field.name != "attempts"]
 
 
 def lock_claims(session: Session, channel: str) -> None:
