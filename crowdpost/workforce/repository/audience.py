@@ -211,7 +211,7 @@ def count_filtered(session: Session, found: Candidates) -> tuple[int, int]:
     SQLite turns into one temporary index. Two statements (the audience without the banned,
     then the bans among the candidates) read the candidates twice: 1,071 -> 821 ms for the
     nested case over 1,000,000 Tolokers on PostgreSQL, 737 -> 665 ms on SQLite
-    (bench/recipients.py, every case faster on both)."""
+    (bench/recipients.py cases, paired; none slower beyond the noise on either backend)."""
     banned = found.key.in_(banned_ids(found.requester_id))
     candidates_count, left_out = session.execute(
         found.stmt.with_only_columns(func.count(), func.count().filter(banned))
