@@ -19,14 +19,15 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import update
+from sqlalchemy import event, update
 
 from crowdpost.db import Database
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import UserSkill
-from crowdpost.workforce.filters import KEYS, Operator
+from crowdpost.models import Toloker, UserSkill
+from crowdpost.workforce.filters import KEYS, Operator, SkillJoins, compile_filter, parse_filter
+from crowdpost.workforce.repository import audience as audience_repository
 from crowdpost.workforce.schemas import AudienceRequest
-from crowdpost.workforce.service.audience import audience_select
+from crowdpost.workforce.service.audience import audience_select, count_audience
 from tests.fixtures.factories import Admin
 from tests.workforce.conftest import Workplace, make_workplace, worked
 
@@ -82,12 +83,16 @@ class Crowd:
     foreign_skill: str  # another requester's skill
 
     def select(self, flt: dict[str, Any]) -> set[str]:
-        """The audience, checked to be the same under both query plans."""
+        """The audience, checked to be the same under every query plan: scanning Tolokers,
+        walking the requester's, and (PostgreSQL's for a large requester) skills as joins."""
         req = AudienceRequest(int(self.workplace.requester.id), "FILTER", recipients_filter=flt)
         with self.db.transaction(write=False) as session:
             scanned = set(session.execute(audience_select(req, min_started=2, large=True)).scalars())
             walked = set(session.execute(audience_select(req, min_started=2, large=False)).scalars())
+            joined = audience_select(req, min_started=2, large=True, skills_joined=True)
+            joined_ids = session.execute(joined).scalars().all()
         assert scanned == walked, flt
+        assert sorted(joined_ids) == sorted(scanned), flt  # also: no Toloker twice
         return scanned
 
     def expected(self, flt: dict[str, Any]) -> set[str]:
@@ -251,3 +256,59 @@ def test_nested_filters_select_what_the_reference_selects(crowd: Crowd, data: st
     flt = tree if ("and" in tree or "or" in tree) else {"and": [tree]}
 
     assert crowd.select(flt) == crowd.expected(flt), flt
+
+
+def _skill(skill_id: str, operator: str, value: Any) -> dict[str, Any]:
+    return {"category": "skill", "key": skill_id, "operator": operator, "value": value}
+
+
+def _joined_tests(flt: dict[str, Any]) -> int:
+    compiled = compile_filter(parse_filter(flt), requester_id=1, user_id=Toloker.id, skills_joined=True)
+    return len(compiled.outer_joins)
+
+
+def test_skills_are_joined_only_when_every_probe_of_the_filter_becomes_a_join() -> None:
+    """`SkillJoins.pay_off`: the joins exist to let PostgreSQL scan Tolokers in parallel,
+    which any sub-plan left in the condition prevents."""
+    gb = {"category": "profile", "key": "country", "operator": "EQ", "value": "GB"}
+    pool = {"category": "assignment", "key": "pool_id", "operator": "EQ", "value": "5"}
+    either = {"or": [_skill("1", "GT", 70), _skill("2", "EQ", None)]}
+
+    assert _joined_tests({"and": [gb, either]}) == 2
+    # One test named twice is one join; a negation at the top is a probe too.
+    assert _joined_tests({"and": [{"or": [_skill("1", "GT", 70), gb]}, {"or": [_skill("1", "GT", 70)]}]}) == 1
+    assert _joined_tests({"and": [_skill("1", "EQ", None)]}) == 1  # "has no value"
+    # A set every recipient is in stays a set (a semi-join, parallel as it is).
+    assert _joined_tests({"and": [gb, _skill("1", "GT", 70)]}) == 0
+    # A participation probe keeps a sub-plan: nothing is joined.
+    assert _joined_tests({"and": [gb, {"or": [pool, _skill("1", "GT", 70)]}]}) == 0
+    # More distinct tests than SkillJoins.MAX_JOINED: nothing is joined.
+    many = [_skill("1", "GT", v) for v in range(SkillJoins.MAX_JOINED + 1)]
+    assert _joined_tests({"or": many}) == 0
+    assert _joined_tests({"or": many[:-1]}) == SkillJoins.MAX_JOINED
+
+
+def test_a_large_requesters_skill_probes_are_joins_on_postgresql_only(
+    crowd: Crowd, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the service, as a send and a dry run plan it: PostgreSQL joins the skills of
+    a large requester's filter, SQLite keeps its probes, and both count the same."""
+    skill_a, skill_b = list(crowd.skills)
+    flt = {"or": [_skill(skill_a, "GT", 70), _skill(skill_b, "EQ", None)]}
+    req = AudienceRequest(int(crowd.workplace.requester.id), "FILTER", recipients_filter=flt)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    monkeypatch.setattr(audience_repository, "LARGE_AUDIENCE", 1)  # this crowd is "large"
+    event.listen(crowd.db.engine, "before_cursor_execute", seen)
+    try:
+        with crowd.db.transaction(write=False) as session:
+            counted = count_audience(session, req, min_started=2)
+    finally:
+        event.remove(crowd.db.engine, "before_cursor_execute", seen)
+
+    joined = [s for s in statements if "LEFT OUTER JOIN user_skills AS skill_2" in s]
+    assert len(joined) == (1 if crowd.db.engine.dialect.name == "postgresql" else 0)
+    assert counted.count == len(crowd.expected(flt)) > 0

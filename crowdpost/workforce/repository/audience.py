@@ -101,9 +101,12 @@ class Candidates:
     key: UserIdColumn
 
 
-def candidates(req: AudienceRequest, *, min_started: int, large: bool = True) -> Candidates:
+def candidates(
+    req: AudienceRequest, *, min_started: int, large: bool = True, skills_joined: bool = False
+) -> Candidates:
     """Build the audience of a checked request once; `members`, `count_filtered` and
-    `direct_candidates` take it from here.
+    `direct_candidates` take it from here. `skills_joined`: a FILTER's skill probes as
+    outer joins (`filters.SkillJoins`; see `skills_joined`).
     Raises ValidationFailed (naming the path inside the filter) for a bad filter."""
     worked = RequesterToloker
     stmt = select(worked.user_id.label("user_id")).where(worked.requester_id == req.requester_id)
@@ -114,7 +117,7 @@ def candidates(req: AudienceRequest, *, min_started: int, large: bool = True) ->
         ids = list(dict.fromkeys(req.recipients_ids or ()))
         stmt = stmt.where(worked.started_count >= 1, worked.user_id.in_(ids) if ids else false())
     else:
-        stmt, key = _filtered(stmt.where(worked.started_count >= 1), req, large=large)
+        stmt, key = _filtered(stmt.where(worked.started_count >= 1), req, large=large, skills_joined=skills_joined)
     return Candidates(req.requester_id, stmt, key)
 
 
@@ -131,8 +134,11 @@ def pool_candidates(requester_id: int, pool_id: int) -> Candidates:
     return Candidates(requester_id, stmt, worked.user_id)
 
 
-def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[Select[str], UserIdColumn]:
-    """Add the filter, joining `tolokers` in the order `large` asks for when it needs it."""
+def _filtered(
+    stmt: Select[str], req: AudienceRequest, *, large: bool, skills_joined: bool
+) -> tuple[Select[str], UserIdColumn]:
+    """Add the filter, joining `tolokers` in the order `large` asks for when it needs it,
+    and the skill rows it reads through outer joins when `skills_joined`."""
     node = parse_filter(req.recipients_filter)
     worked = RequesterToloker
     key: UserIdColumn = worked.user_id
@@ -142,7 +148,18 @@ def _filtered(stmt: Select[str], req: AudienceRequest, *, large: bool) -> tuple[
             stmt, key = stmt.select_from(_OrderedJoin(Toloker.__table__, worked.__table__, on)), Toloker.id
         else:
             stmt = stmt.select_from(_OrderedJoin(worked.__table__, Toloker.__table__, on))
-    return stmt.where(compile_filter(node, requester_id=req.requester_id, user_id=key)), key
+    compiled = compile_filter(node, requester_id=req.requester_id, user_id=key, skills_joined=skills_joined)
+    for row, joined_on in compiled.outer_joins:
+        stmt = stmt.outerjoin(row, joined_on)
+    return stmt.where(compiled.condition), key
+
+
+def skills_joined(session: Session, large: bool) -> bool:
+    """Whether a FILTER's skill probes should be outer joins: on PostgreSQL for a large
+    requester, where they let the scan of `tolokers` run in parallel workers
+    (`filters.SkillJoins`). SQLite keeps its ordered probes, which stop at the first
+    condition an "or" meets, and a small requester's few Tolokers are probed either way."""
+    return large and session.get_bind().dialect.name == "postgresql"
 
 
 def members(found: Candidates) -> Select[str]:
@@ -181,13 +198,16 @@ def addressed(found: Candidates, req: AudienceRequest) -> Select[str, str | None
     )
 
 
-def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:
+def audience_select(
+    req: AudienceRequest, *, min_started: int, large: bool = True, skills_joined: bool = False
+) -> Select[str]:
     """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded.
 
     `large=False` (from `is_large_audience`) lets SQLite walk a small requester's own
-    Tolokers instead of scanning every Toloker; the result is the same either way.
+    Tolokers instead of scanning every Toloker; `skills_joined` reads skills through outer
+    joins. The result is the same either way.
     Raises ValidationFailed (naming the path inside the filter) for a bad filter."""
-    return members(candidates(req, min_started=min_started, large=large))
+    return members(candidates(req, min_started=min_started, large=large, skills_joined=skills_joined))
 
 
 # PostgreSQL's default work_mem (4 MB) is a few hundred thousand ids: the hash of a large

@@ -61,7 +61,8 @@ def plan_audience(session: Session, req: AudienceRequest, *, min_started: int) -
     Raises ValidationFailed (naming the path inside the filter) for bad requests."""
     check_audience_request(req)
     large = req.select_type == "FILTER" and repository.is_large_audience(session, req.requester_id)
-    found = repository.candidates(req, min_started=min_started, large=large)
+    joined = repository.skills_joined(session, large)
+    found = repository.candidates(req, min_started=min_started, large=large, skills_joined=joined)
     if large:
         repository.roomy_work_mem(session)
     if req.select_type == "DIRECT":
@@ -83,12 +84,14 @@ def plan_pool_audience(session: Session, requester_id: int, pool_id: str) -> Aud
     return AudiencePlan(AudienceRequest(requester_id, "POOL"), counts, repository.members(found))
 
 
-def audience_select(req: AudienceRequest, *, min_started: int, large: bool = True) -> Select[str]:
+def audience_select(
+    req: AudienceRequest, *, min_started: int, large: bool = True, skills_joined: bool = False
+) -> Select[str]:
     """ONE SQL SELECT of distinct Toloker ids (column `user_id`) who receive; banned excluded,
-    with the plan `large` names (the result is the same either way).
+    with the plan `large` and `skills_joined` name (the result is the same either way).
     Raises ValidationFailed (naming the path inside the filter) for bad requests."""
     check_audience_request(req)
-    return repository.audience_select(req, min_started=min_started, large=large)
+    return repository.audience_select(req, min_started=min_started, large=large, skills_joined=skills_joined)
 
 
 def count_audience(session: Session, req: AudienceRequest, *, min_started: int) -> AudienceCount:
