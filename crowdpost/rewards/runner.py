@@ -7,10 +7,12 @@ cursor and queues the next step, all in that transaction. A crash anywhere loses
 most the uncommitted step, which then runs again; the unique (operation, item) key
 on bonuses makes paying an item twice impossible even if all of that failed.
 
-`skip_invalid_items=false` runs two passes over a batch whose whole cost was reserved
-when it was stored (`service.do_reserve`): CHECK (validate everything, pay nothing) and
-PAY (bonus rows drawn on the reservation). `true` runs PAY only, skipping invalid items
-and items the balance no longer covers, each chunk charged with the fee's increase.
+`skip_invalid_items=false` is all or nothing over a batch whose whole cost was reserved
+when it was stored (`service.do_reserve`). A batch whose every item passed its checks then
+goes straight to PAY (bonus rows drawn on the reservation, each chunk checked again as it
+is paid); one with an invalid item runs CHECK first (validate everything, pay nothing,
+record which items fail) and fails. `true` runs PAY only, skipping invalid items and items
+the balance no longer covers, each chunk charged with the fee's increase.
 Whatever way an operation ends, `service.do_settle` refunds what it reserved and did
 not pay. A step the worker gives up on (a data error, or too many attempts) ends its
 operation FAIL through `do_fail_operation`.
@@ -33,6 +35,7 @@ from crowdpost.operations import service as operations
 from crowdpost.rewards import repository
 from crowdpost.rewards.ledger import NotEnoughBalance, reference_total
 from crowdpost.rewards.service import (
+    CHECK_SHARE,
     PHASE_CHECK,
     PHASE_PAY,
     STEP_JOB,
@@ -49,9 +52,6 @@ from crowdpost.rewards.service import (
 from crowdpost.rewards.validation import AmountRules
 from crowdpost.rewards.views import bonus_input
 from crowdpost.worker.registry import enqueue
-
-# Share of the progress bar the CHECK pass takes when there is one.
-_CHECK_SHARE = 25
 
 
 def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
@@ -137,8 +137,8 @@ def _progress(operation: Operation, skip_invalid: bool) -> int:
     if skip_invalid:
         return done
     if operation.phase == PHASE_CHECK:
-        return done * _CHECK_SHARE // 100
-    return _CHECK_SHARE + done * (100 - _CHECK_SHARE) // 100
+        return done * CHECK_SHARE // 100
+    return CHECK_SHARE + done * (100 - CHECK_SHARE) // 100
 
 
 def _queue(session: Session, operation: Operation, payload: dict[str, Any], valid_micros: int) -> None:
@@ -177,7 +177,7 @@ def _end_phase(session: Session, operation: Operation, payload: dict[str, Any], 
                 session, operation, rules, "NOT_ENOUGH_BALANCE", "not paid: the balance does not cover the whole batch"
             )
             return
-    operation.phase, operation.cursor, operation.progress = PHASE_PAY, 0, _CHECK_SHARE
+    operation.phase, operation.cursor, operation.progress = PHASE_PAY, 0, CHECK_SHARE
     _queue(session, operation, {**payload, "paid_micros": 0}, valid_micros)
 
 

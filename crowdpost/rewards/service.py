@@ -19,8 +19,9 @@ An async batch with `skip_invalid_items=false` is all or nothing: the request th
 stores it also charges its whole cost (bonuses plus the fee on their total) to the
 balance, as the ledger rows BONUS and FEE of the operation ("reserved"), or, when the
 balance does not cover it, stores the operation as FAIL with NOT_ENOUGH_BALANCE and
-pays nothing. The worker's payments then draw on that reservation without touching the
-balance, and when the operation ends `do_settle` refunds (REFUND row) whatever it did
+pays nothing. It also checks every item then, so that a valid batch is paid at once rather
+than checked through by the worker first. The worker's payments then draw on that
+reservation without touching the balance, and when the operation ends `do_settle` refunds (REFUND row) whatever it did
 not pay. So the balance never goes below zero and every change of it is a ledger row.
 """
 
@@ -59,6 +60,8 @@ from crowdpost.worker.registry import enqueue
 BONUS_OPERATION = "USER_BONUS.BATCH_CREATE"
 STEP_JOB = "rewards.bonus_operation_step"
 PHASE_CHECK, PHASE_PAY = "CHECK", "PAY"
+# Share of the progress bar the check pass takes, when a batch has one.
+CHECK_SHARE = 25
 
 
 @dataclass(frozen=True)
@@ -401,8 +404,15 @@ def _do_submit(
     rules = rules_from(settings)
     if not request.skip_invalid_items and not _reserved(session, operation, items, rules):
         return operation
-    # Check everything before paying anything unless invalid items may be skipped.
-    operation.phase = PHASE_PAY if request.skip_invalid_items else PHASE_CHECK
+    if request.skip_invalid_items:
+        operation.phase = PHASE_PAY  # pays what is valid, chunk by chunk
+    elif _all_valid(session, requester_id, items, rules, request.assignment_id, settings.worker_chunk_size):
+        # All or nothing, and all of it passes now: the check pass would find nothing, so the
+        # worker starts paying at once (each chunk is checked again as it is paid).
+        operation.phase, operation.progress = PHASE_PAY, CHECK_SHARE
+        operation.details = {**operation.details, "valid_count": len(items)}
+    else:
+        operation.phase = PHASE_CHECK  # the check pass records which items fail, then fails it
     enqueue(
         session,
         STEP_JOB,
@@ -418,6 +428,19 @@ def _do_submit(
     )
     session.flush()
     return operation
+
+
+def _all_valid(
+    session: Session, requester_id: int, items: list[Any], rules: AmountRules, assignment_id: str | None, size: int
+) -> bool:
+    """Whether every item passes every check now, its shape and what it refers to (`size`
+    items at a time, so the drafts of at most one chunk are held); stops at the first chunk
+    with an invalid item."""
+    for first in range(0, len(items), size):
+        part = enumerate(items[first : first + size], start=first)
+        if check_batch(session, requester_id, part, rules, assignment_id).errors:
+            return False
+    return True
 
 
 def _reserved(session: Session, operation: Operation, items: list[Any], rules: AmountRules) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from crowdpost.app import create_app
 from crowdpost.config import Settings
 from crowdpost.db import Database
-from crowdpost.models import Job, Operation
+from crowdpost.models import Job, Operation, RequesterToloker
 from crowdpost.models.job import JobStatus
 from crowdpost.rewards.runner import do_operation_step
 from crowdpost.worker.loop import run_pending
@@ -90,10 +90,11 @@ def test_chunks_each_pay_in_their_own_transaction(
     assert ledger_kinds(db, crew.requester.id) == [("DEPOSIT", Decimal(100)), ("BONUS", Decimal(-6))]
     assert balance_of(db, crew.requester.id) == Decimal(94)
 
-    assert run_pending(db, limit=2) == 2  # the check pass: 6 items, chunks of 2 -> 3 steps
-    assert get_operation(client, "op-chunks")["status"] == "RUNNING"
-    assert run_pending(db, limit=2) == 2  # last check step, first pay step
+    # Every item passed its checks when it was stored: no check pass, the worker pays at once.
+    assert get_operation(client, "op-chunks")["progress"] == 25
+    assert run_pending(db, limit=1) == 1  # the first of 3 pay steps: 6 items, chunks of 2
     middle = get_operation(client, "op-chunks")
+    assert middle["status"] == "RUNNING"
     assert middle["details"]["success_count"] == 2
     assert bonus_count(db) == 2
     assert 25 < middle["progress"] < 100
@@ -127,6 +128,50 @@ def test_invalid_items_without_skip_fail_the_operation_and_pay_nothing(
     assert log[1]["output"]["amount"]["code"] == "VALUE_LESS_THAN_MIN"
     assert log[2]["output"]["user_id"]["code"] == "ENTITY_DOES_NOT_EXIST"
     assert bonus_count(db) == 0
+
+
+def test_an_invalid_batch_is_checked_through_in_chunks_and_pays_nothing(
+    client: httpx.Client, crew: Crew, db: Database, settings: Settings
+) -> None:
+    """All or nothing with an invalid item: the check pass runs chunk by chunk to record
+    which items fail, then the operation fails; nothing is paid and the reservation returns."""
+    small = settings.model_copy(update={"worker_chunk_size": 2})
+    items = [bonus(uid, "1", private_comment=f"c{n}") for n in range(2) for uid in crew.user_ids]
+    items[5] = bonus(crew.user_ids[2], "0.0001")
+    with serve_in_thread(create_app(small, db)) as url, auth_client(url, crew.requester.token) as small_client:
+        post_bonuses(small_client, items, async_mode=True, operation_id="op-checked")
+
+    assert run_pending(db) == 3  # three check steps, no pay step
+
+    done = get_operation(client, "op-checked")
+    assert done["status"] == "FAIL"
+    assert (done["details"]["valid_count"], done["details"]["not_valid_count"]) == (5, 1)
+    assert bonus_count(db) == 0
+    assert balance_of(db, crew.requester.id) == Decimal(100)
+
+
+def test_a_batch_valid_when_stored_is_checked_again_as_it_is_paid(
+    client: httpx.Client, crew: Crew, db: Database
+) -> None:
+    """Stored valid (so no check pass), then one Toloker no longer counts as having worked
+    for the requester before the worker pays: that item is not paid, its share is refunded,
+    and the all-or-nothing operation ends FAIL with the rest paid (what is paid stays paid)."""
+    items = [bonus(uid, "1") for uid in crew.user_ids]
+    post_bonuses(client, items, async_mode=True, operation_id="op-changed")
+    with db.transaction() as session:
+        gone = crew.user_ids[1]
+        session.execute(update(RequesterToloker).where(RequesterToloker.user_id == gone).values(started_count=0))
+
+    run_pending(db)
+
+    done = get_operation(client, "op-changed")
+    assert done["status"] == "FAIL"
+    assert (done["details"]["success_count"], done["details"]["failed_count"]) == (2, 1)
+    log = get_operation_log(client, "op-changed")
+    assert [entry["success"] for entry in log] == [True, False, True]
+    assert log[1]["output"]["user_id"]["code"] == "ENTITY_DOES_NOT_EXIST"
+    assert paid_total(db, crew.requester.id) == Decimal(2)
+    assert balance_of(db, crew.requester.id) == Decimal(98)
 
 
 def test_skip_invalid_items_pays_the_valid_ones(client: httpx.Client, crew: Crew, db: Database) -> None:
