@@ -201,20 +201,26 @@ class Chunk:
     errors: dict[str, Any]
 
 
-def _chunk(row: Any) -> Chunk:
-    return Chunk(row.first_item, loads(row.items.encode("utf-8")), loads(row.errors.encode()) if row.errors else {})
+def decode_chunk(first_item: int, items: str, errors: str | None) -> Chunk:
+    return Chunk(first_item, loads(items.encode("utf-8")), loads(errors.encode()) if errors else {})
 
 
 _CHUNK_COLUMNS = (BonusOperationChunk.first_item, BonusOperationChunk.items, BonusOperationChunk.errors)
 
 
-def get_chunk(session: Session, operation_id: int, first_item: int) -> Chunk | None:
+def get_chunk_text(session: Session, operation_id: int, first_item: int) -> tuple[str, str | None] | None:
+    """A stored chunk as its text: (items, errors), or None past the last chunk."""
     row = session.execute(
         select(*_CHUNK_COLUMNS).where(
             BonusOperationChunk.operation_id == operation_id, BonusOperationChunk.first_item == first_item
         )
     ).one_or_none()
-    return _chunk(row) if row is not None else None
+    return (row.items, row.errors) if row is not None else None
+
+
+def get_chunk(session: Session, operation_id: int, first_item: int) -> Chunk | None:
+    found = get_chunk_text(session, operation_id, first_item)
+    return decode_chunk(first_item, *found) if found is not None else None
 
 
 def iter_chunks(session: Session, operation_id: int) -> Iterator[Chunk]:

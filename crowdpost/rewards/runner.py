@@ -17,12 +17,16 @@ Whatever way an operation ends, `service.do_settle` refunds what it reserved and
 not pay. A step the worker gives up on (a data error, or too many attempts) ends its
 operation FAIL through `do_fail_operation`.
 
+While a step writes its payment, the next chunk is decoded and shape-checked on a thread
+(`rewards.lookahead`); the step that handles it takes that work instead of doing it again.
+
 The log streams: `bonus_operation_log` yields entries chunk by chunk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,12 +38,14 @@ from crowdpost.models import Operation
 from crowdpost.operations import service as operations
 from crowdpost.rewards import repository
 from crowdpost.rewards.ledger import NotEnoughBalance, reference_total
+from crowdpost.rewards.lookahead import LOOKAHEAD, Key, Prepared, prepare
+from crowdpost.rewards.repository import Chunk
 from crowdpost.rewards.service import (
     CHECK_SHARE,
     PHASE_CHECK,
     PHASE_PAY,
     STEP_JOB,
-    check_batch,
+    check_refs,
     do_pay,
     do_pay_reserved,
     do_reserve,
@@ -69,20 +75,17 @@ def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
     valid_micros = int(payload["valid_micros"])
     paid_micros = _paid_micros(session, operation, payload)
     rules = rules_of(payload)
-    chunk = repository.get_chunk(session, operation.id, operation.cursor)
-    if chunk is None:
+    key = Key(operation.id, str(operation.phase), operation.cursor, rules, payload.get("assignment_id"))
+    prepared = LOOKAHEAD.take(key) or _prepare(session, key)
+    if prepared is None:
         _fail(
             session, operation, rules, "OPERATION_EXECUTION_ERROR", f"the stored input ends at item {operation.cursor}"
         )
         return
+    chunk = prepared.chunk
+    checked = check_refs(session, operation.requester_id, prepared.shaped)
+    _look_ahead(session, key, chunk, int(details["total_count"]))
     skip_invalid = bool(operation.parameters.get("skip_invalid_items"))
-    checked = check_batch(
-        session,
-        operation.requester_id,
-        enumerate(chunk.items, start=chunk.first_item),
-        rules,
-        payload.get("assignment_id"),
-    )
     errors = dict(checked.errors)
     if operation.phase == PHASE_CHECK or skip_invalid:
         details["valid_count"] += len(checked.drafts)
@@ -120,6 +123,20 @@ def do_operation_step(session: Session, payload: dict[str, Any]) -> None:
     else:
         operation.progress = _progress(operation, skip_invalid)
         _queue(session, operation, {**payload, "paid_micros": paid_micros}, valid_micros)
+
+
+def _prepare(session: Session, key: Key) -> Prepared | None:
+    """The chunk at the key's item, decoded and shape-checked here (nothing was prepared
+    ahead for this step); None past the stored input."""
+    found = repository.get_chunk_text(session, key.operation_id, key.first_item)
+    return prepare(key, key.first_item, *found) if found is not None else None
+
+
+def _look_ahead(session: Session, key: Key, chunk: Chunk, total: int) -> None:
+    """Start preparing the next chunk of this pass while this step's payment is written."""
+    following = chunk.first_item + len(chunk.items)
+    if following < total and (found := repository.get_chunk_text(session, key.operation_id, following)):
+        LOOKAHEAD.start(replace(key, first_item=following), *found)
 
 
 def _paid_micros(session: Session, operation: Operation, payload: dict[str, Any]) -> int:

@@ -135,6 +135,14 @@ def check_batch(
     default_assignment: str | None,
 ) -> Checked:
     """Shape of each item, then references of all of them in one pass."""
+    return check_refs(session, requester_id, check_shapes(indexed_items, rules, default_assignment))
+
+
+def check_shapes(
+    indexed_items: Iterable[tuple[int, Any]], rules: AmountRules, default_assignment: str | None
+) -> Checked:
+    """The items as drafts, or their field errors: plain Python, no I/O (and the same answer
+    whenever it runs, so the worker may work it out ahead: `rewards.lookahead`)."""
     checked = Checked()
     for index, item in indexed_items:
         result = check_item(index, item, rules, default_assignment)
@@ -142,11 +150,16 @@ def check_batch(
             checked.drafts.append(result)
         else:
             checked.errors[index] = result
-    bad = check_references(session, requester_id, checked.drafts)
-    if bad:
-        checked.errors.update(bad)
-        checked.drafts = [d for d in checked.drafts if d.index not in bad]
     return checked
+
+
+def check_refs(session: Session, requester_id: int, shaped: Checked) -> Checked:
+    """What the drafts refer to, as the database has it now, for all of them in one pass; a
+    new `Checked` (the one given may be shared)."""
+    bad = check_references(session, requester_id, shaped.drafts)
+    if not bad:
+        return Checked(list(shaped.drafts), dict(shaped.errors))
+    return Checked([d for d in shaped.drafts if d.index not in bad], {**shaped.errors, **bad})
 
 
 def fee_increase(paid_before: int, amount: int, rules: AmountRules) -> int:
