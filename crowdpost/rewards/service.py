@@ -446,14 +446,17 @@ def _do_submit(
 def _all_valid(
     session: Session, requester_id: int, items: list[Any], rules: AmountRules, assignment_id: str | None, size: int
 ) -> bool:
-    """Whether every item passes every check now, its shape and what it refers to (`size`
-    items at a time, so the drafts of at most one chunk are held); stops at the first chunk
-    with an invalid item."""
+    """Whether every item passes every check now: each item's shape (`size` items at a time,
+    stopping at the first chunk with an invalid one), then what they refer to, asked once
+    per distinct (Toloker, assignment) pair: batches name the same Tolokers many times."""
+    distinct: dict[tuple[str, int | None], BonusDraft] = {}
     for first in range(0, len(items), size):
-        part = enumerate(items[first : first + size], start=first)
-        if check_batch(session, requester_id, part, rules, assignment_id).errors:
+        shaped = check_shapes(enumerate(items[first : first + size], start=first), rules, assignment_id)
+        if shaped.errors:
             return False
-    return True
+        for draft in shaped.drafts:
+            distinct.setdefault((draft.user_id, draft.assignment_id), draft)
+    return not check_references(session, requester_id, list(distinct.values()))
 
 
 def _reserved(session: Session, operation: Operation, items: list[Any], rules: AmountRules) -> bool:
