@@ -172,6 +172,15 @@ def do_count_request(session: Session, requester_id: int, day: date) -> int:
 # --- async input ------------------------------------------------------------------------
 
 
+def checks_when_stored(session: Session) -> bool:
+    """Whether the request that stores an all-or-nothing batch checks its items itself (so a
+    valid batch needs no check pass): on PostgreSQL, where its row locks let other payments
+    run meanwhile (100,000 bonuses: about 1 s more in the request, 1.5-2 s less in the
+    worker). SQLite has one writer, which would wait out that second; there the worker's
+    check pass does it, a chunk per transaction."""
+    return _dialect(session) == "postgresql"
+
+
 def insert_chunks(session: Session, operation_id: int, items: Sequence[Any], chunk_size: int) -> None:
     """Stores the items as slices of wire JSON, a few slices per statement (bounded memory)."""
     per_statement = 16

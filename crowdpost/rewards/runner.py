@@ -7,14 +7,14 @@ cursor and queues the next step, all in that transaction. A crash anywhere loses
 most the uncommitted step, which then runs again; the unique (operation, item) key
 on bonuses makes paying an item twice impossible even if all of that failed.
 
-`skip_invalid_items=false` is all or nothing over a batch whose whole cost was reserved
-when it was stored (`service.do_reserve`). A batch whose every item passed its checks then
-goes straight to PAY (bonus rows drawn on the reservation, each chunk checked again as it
-is paid); one with an invalid item runs CHECK first (validate everything, pay nothing,
-record which items fail) and fails. `true` runs PAY only, skipping invalid items and items
-the balance no longer covers, each chunk charged with the fee's increase.
-Whatever way an operation ends, `service.do_settle` refunds what it reserved and did
-not pay. A step the worker gives up on (a data error, or too many attempts) ends its
+`skip_invalid_items=false` is all or nothing over a batch whose whole cost was reserved when
+it was stored (`service.do_reserve`). A batch whose every item passed its checks then
+(PostgreSQL: `repository.checks_when_stored`) goes straight to PAY (bonus rows drawn on the
+reservation, each chunk checked again as it is paid); one with an invalid item runs CHECK
+first (validate everything, pay nothing, record which items fail) and fails. `true` runs PAY
+only, skipping invalid items and items the balance no longer covers, each chunk charged with
+the fee's increase. Whatever way an operation ends, `service.do_settle` refunds what it
+reserved and did not pay. A step the worker gives up on (a data error, or too many attempts) ends its
 operation FAIL through `do_fail_operation`.
 
 While a step writes its payment, the next chunk is decoded and shape-checked on a thread

@@ -15,14 +15,15 @@ Fees: a request's fee is the fee on its total, computed once. A payment made in 
 `fee(paid before + part) - fee(paid before)`, so the parts' fees add up to the fee on
 what was paid whatever the chunk size.
 
-An async batch with `skip_invalid_items=false` is all or nothing: the request that
-stores it also charges its whole cost (bonuses plus the fee on their total) to the
-balance, as the ledger rows BONUS and FEE of the operation ("reserved"), or, when the
-balance does not cover it, stores the operation as FAIL with NOT_ENOUGH_BALANCE and
-pays nothing. It also checks every item then, so that a valid batch is paid at once rather
-than checked through by the worker first. The worker's payments then draw on that
-reservation without touching the balance, and when the operation ends `do_settle` refunds (REFUND row) whatever it did
-not pay. So the balance never goes below zero and every change of it is a ledger row.
+An async batch with `skip_invalid_items=false` is all or nothing: the request that stores it
+also charges its whole cost (bonuses plus the fee on their total) to the balance, as the
+ledger rows BONUS and FEE of the operation ("reserved"), or, when the balance does not cover
+it, stores the operation as FAIL with NOT_ENOUGH_BALANCE and pays nothing. On PostgreSQL it
+also checks every item then, so that a valid batch is paid at once rather than checked
+through by the worker first (`repository.checks_when_stored`). The worker's payments then
+draw on that reservation without touching the balance, and when the operation ends
+`do_settle` refunds (REFUND row) whatever it did not pay. So the balance never goes below
+zero and every change of it is a ledger row.
 """
 
 from __future__ import annotations
@@ -419,7 +420,9 @@ def _do_submit(
         return operation
     if request.skip_invalid_items:
         operation.phase = PHASE_PAY  # pays what is valid, chunk by chunk
-    elif _all_valid(session, requester_id, items, rules, request.assignment_id, settings.worker_chunk_size):
+    elif repository.checks_when_stored(session) and _all_valid(
+        session, requester_id, items, rules, request.assignment_id, settings.worker_chunk_size
+    ):
         # All or nothing, and all of it passes now: the check pass would find nothing, so the
         # worker starts paying at once (each chunk is checked again as it is paid).
         operation.phase, operation.progress = PHASE_PAY, CHECK_SHARE

@@ -106,4 +106,5 @@ def test_an_operation_pays_the_same_with_every_later_chunk_prepared_ahead(
     assert done["details"]["success_count"] == 9
     assert bonus_count(db) == 9
     assert [entry["success"] for entry in get_operation_log(client, "op-ahead")] == [True] * 9
-    assert taken == [2, 4, 6, 8]  # every chunk after the first came prepared
+    passes = 1 if db.engine.dialect.name == "postgresql" else 2  # SQLite's worker checks, then pays
+    assert taken == [2, 4, 6, 8] * passes  # every chunk after the first of a pass came prepared
