@@ -14,8 +14,8 @@ reservation, each chunk checked again as it is paid); one with an invalid item r
 first (validate everything, pay nothing, record which items fail) and fails. `true` runs PAY
 only, skipping invalid items and items the balance no longer covers, each chunk charged with
 the fee's increase. Whatever way an operation ends, `service.do_settle` refunds what it
-reserved and did not pay. A step the worker gives up on (a data error, or too many attempts) ends its
-operation FAIL through `do_fail_operation`.
+reserved and did not pay. A step the worker gives up on (a data error, or too many
+attempts) ends its operation FAIL through `do_fail_operation`.
 
 While a step writes its payment, the next chunk is decoded and shape-checked on a thread
 (`rewards.lookahead`); the step that handles it takes that work instead of doing it again.
