@@ -44,9 +44,9 @@ class Prepared:
     shaped: Checked
 
 
-def prepare(key: Key, first_item: int, items_text: str, errors_text: str | None) -> Prepared:
-    """Decode a stored chunk and check its items' shapes (what a step does first)."""
-    chunk = decode_chunk(first_item, items_text, errors_text)
+def prepare(key: Key, items_text: str, errors_text: str | None) -> Prepared:
+    """Decode the stored chunk the key names and check its items' shapes (what a step does first)."""
+    chunk = decode_chunk(key.first_item, items_text, errors_text)
     shaped = check_shapes(enumerate(chunk.items, start=chunk.first_item), key.rules, key.assignment_id)
     return Prepared(chunk, shaped)
 
@@ -54,7 +54,7 @@ def prepare(key: Key, first_item: int, items_text: str, errors_text: str | None)
 class Lookahead:
     """Prepared chunks by key, worked out on one background thread."""
 
-    def __init__(self, prepare_fn: Callable[[Key, int, str, str | None], Prepared] = prepare) -> None:
+    def __init__(self, prepare_fn: Callable[[Key, str, str | None], Prepared] = prepare) -> None:
         self._prepare = prepare_fn
         self._lock = threading.Lock()
         self._waiting: OrderedDict[Key, Future[Prepared]] = OrderedDict()
@@ -68,7 +68,7 @@ class Lookahead:
             stale = self._waiting.pop(key, None)  # read earlier; the text read now is current
             if stale is not None:
                 stale.cancel()
-            self._waiting[key] = self._pool.submit(self._prepare, key, key.first_item, items_text, errors_text)
+            self._waiting[key] = self._pool.submit(self._prepare, key, items_text, errors_text)
             while len(self._waiting) > KEEP:
                 self._waiting.popitem(last=False)[1].cancel()
 

@@ -129,7 +129,7 @@ def _prepare(session: Session, key: Key) -> Prepared | None:
     """The chunk at the key's item, decoded and shape-checked here (nothing was prepared
     ahead for this step); None past the stored input."""
     found = repository.get_chunk_text(session, key.operation_id, key.first_item)
-    return prepare(key, key.first_item, *found) if found is not None else None
+    return prepare(key, *found) if found is not None else None
 
 
 def _look_ahead(session: Session, key: Key, chunk: Chunk, total: int) -> None:

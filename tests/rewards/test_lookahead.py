@@ -34,7 +34,7 @@ def test_a_started_chunk_is_taken_once_with_what_the_step_would_work_out() -> No
 
     taken = ahead.take(_key(10))
 
-    assert taken == prepare(_key(10), 10, ITEMS, None)
+    assert taken == prepare(_key(10), ITEMS, None)
     assert taken is not None
     assert [d.index for d in taken.shaped.drafts] == [10]
     assert list(taken.shaped.errors) == [11]  # below the minimum amount
@@ -43,7 +43,7 @@ def test_a_started_chunk_is_taken_once_with_what_the_step_would_work_out() -> No
 
 
 def test_a_failed_preparation_is_left_to_the_step() -> None:
-    def broken(key: Key, first: int, items: str, errors: str | None) -> Prepared:
+    def broken(key: Key, items: str, errors: str | None) -> Prepared:
         raise ValueError("not JSON")
 
     ahead = Lookahead(broken)
@@ -55,9 +55,9 @@ def test_a_failed_preparation_is_left_to_the_step() -> None:
 def test_at_most_keep_chunks_wait_and_the_oldest_go_first() -> None:
     release = threading.Event()
 
-    def slow(key: Key, first: int, items: str, errors: str | None) -> Prepared:
+    def slow(key: Key, items: str, errors: str | None) -> Prepared:
         release.wait(10)
-        return prepare(key, first, items, errors)
+        return prepare(key, items, errors)
 
     ahead = Lookahead(slow)
     for operation_id in range(KEEP + 2):
