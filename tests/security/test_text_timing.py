@@ -214,36 +214,44 @@ def megabyte_text(request: pytest.FixtureRequest) -> str:
     return PATHOLOGICAL[request.param](MEGABYTE)
 
 
-def _seconds(call: Callable[[], object]) -> float:
-    """The best of three runs: the least disturbed by whatever else the machine is doing."""
-    best = float("inf")
-    for _ in range(3):
-        began = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - began)
-    return best
+def _once(call: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    call()
+    return time.perf_counter() - began
+
+
+def _best_seconds(small: Callable[[], object], large: Callable[[], object]) -> tuple[float, float]:
+    """The best of five runs of each, interleaved: both see the same machine (a CI neighbour
+    that slowed only the large runs once made linear growth look like 25x)."""
+    best_small = best_large = float("inf")
+    for _ in range(5):
+        best_small = min(best_small, _once(small))
+        best_large = min(best_large, _once(large))
+    return best_small, best_large
 
 
 # Linear work on 8x the text takes ~8x the time; the quadratic patterns took ~64x. A ratio is
 # what these tests assert, not seconds, so a loaded machine (which slows both runs) cannot fail
-# them; under FLOOR_S a check is too fast to be the problem and its ratio is timer noise.
+# them; the bound sits at half the quadratic ratio because a 1 MB text leaves the CPU caches a
+# 125 KB one fits in. Under FLOOR_S a check is too fast to be the problem and its ratio is
+# timer noise.
 GROWTH = 8
-MAX_RATIO = 24.0
+MAX_RATIO = 32.0
 FLOOR_S = 0.05
 
 
 def _assert_linear(name: str, check: Callable[[str], object], text: str) -> None:
     small, large = text[: len(text) // GROWTH], text
-    large_s = _seconds(partial(check, large))
+    small_s, large_s = _best_seconds(partial(check, small), partial(check, large))
     if large_s < FLOOR_S:
         return
-    ratio = large_s / max(_seconds(partial(check, small)), 1e-6)
+    ratio = large_s / max(small_s, 1e-6)
     assert ratio < MAX_RATIO, f"{name}: {GROWTH}x the text took {ratio:.0f}x the time ({large_s:.2f} s on {len(large)})"
 
 
 def test_each_policy_check_is_linear_on_a_megabyte(megabyte_text: str) -> None:
     """Every pattern check alone on 1 MB of a pathological text, and all of them together
-    (`pattern_warnings`), grow linearly: 8x the text costs well under 24x the time (the
+    (`pattern_warnings`), grow linearly: 8x the text costs well under 32x the time (the
     quadratic patterns cost 64x, and minutes at this size)."""
     for name, check in CHECKS.items():
         _assert_linear(name, check, megabyte_text)
