@@ -1,13 +1,16 @@
-"""Every query on operation rows but the listing (`service.list_operations`). No commit."""
+"""Every query on operation rows. No commit."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.bulk import upsert
+from crowdpost.kit.pagination import ListParams, paginate, where_equal
 from crowdpost.models import Operation
 
 
@@ -40,3 +43,32 @@ def lock_operation(session: Session, operation_id: int) -> Operation | None:
 def get_operation_by_key(session: Session, requester_id: int, operation_key: int) -> Operation | None:
     stmt = select(Operation).where(Operation.requester_id == requester_id, Operation.id == operation_key)
     return session.execute(stmt).scalar_one_or_none()
+
+
+@dataclass
+class OperationFilters:
+    type: str | None = None
+    status: str | None = None
+    submitted: dict[str, datetime] = field(default_factory=dict)
+    finished: dict[str, datetime] = field(default_factory=dict)
+
+
+def list_operations(
+    session: Session, requester_id: int, filters: OperationFilters, params: ListParams
+) -> tuple[list[Operation], bool]:
+    stmt = where_equal(
+        select(Operation).where(Operation.requester_id == requester_id),
+        (Operation.type, filters.type),
+        (Operation.status, filters.status),
+    )
+    # Operation ids are client strings: compare them as text, in the column's byte order.
+    # No `created` column: `created_*` are accepted and ignored, as they always were.
+    return paginate(
+        session,
+        stmt,
+        params,
+        id_column=Operation.public_id,
+        sort_fields={"id": Operation.public_id, "submitted": Operation.submitted, "finished": Operation.finished},
+        ranges={"submitted": filters.submitted, "finished": filters.finished},
+        text_ids=True,
+    )

@@ -13,20 +13,18 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.events import OperationFinished, publish
-from crowdpost.kit.pagination import ListParams, paginate, where_equal
+from crowdpost.kit.pagination import ListParams
 from crowdpost.kit.schemas import with_set
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
 from crowdpost.operations import repository
+from crowdpost.operations.repository import OperationFilters as OperationFilters
 
 PENDING, RUNNING, SUCCESS, FAIL = "PENDING", "RUNNING", "SUCCESS", "FAIL"
 TERMINAL = frozenset({SUCCESS, FAIL})
@@ -156,33 +154,10 @@ def do_finish(
     )
 
 
-@dataclass
-class OperationFilters:
-    type: str | None = None
-    status: str | None = None
-    submitted: dict[str, datetime] = field(default_factory=dict)
-    finished: dict[str, datetime] = field(default_factory=dict)
-
-
 def list_operations(
     session: Session, requester_id: int, filters: OperationFilters, params: ListParams
 ) -> tuple[list[Operation], bool]:
-    stmt = where_equal(
-        select(Operation).where(Operation.requester_id == requester_id),
-        (Operation.type, filters.type),
-        (Operation.status, filters.status),
-    )
-    # Operation ids are client strings: compare them as text, in the column's byte order.
-    # No `created` column: `created_*` are accepted and ignored, as they always were.
-    return paginate(
-        session,
-        stmt,
-        params,
-        id_column=Operation.public_id,
-        sort_fields={"id": Operation.public_id, "submitted": Operation.submitted, "finished": Operation.finished},
-        ranges={"submitted": filters.submitted, "finished": filters.finished},
-        text_ids=True,
-    )
+    return repository.list_operations(session, requester_id, filters, params)
 
 
 def operation_view(operation: Operation) -> dict[str, Any]:
