@@ -24,7 +24,7 @@ from crowdpost.email.schemas import (
     TolokerSettingsView,
 )
 from crowdpost.errors import DoesNotExist, ValidationFailed, field_error
-from crowdpost.outbox.repository import enqueue
+from crowdpost.outbox.service import enqueue
 
 EMAIL = "email"
 VERIFY_EMAIL = "VERIFY_EMAIL"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost.events import MessagesReceived, OperationFinished
 from crowdpost.models import Message, OutboxItem, Requester, RequesterThread, Toloker, TolokerThread
-from crowdpost.outbox.repository import enqueue_select
+from crowdpost.outbox.service import enqueue_select
 
 EMAIL = "email"
 NEW_MESSAGE = "NEW_MESSAGE"

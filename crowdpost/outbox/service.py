@@ -1,4 +1,5 @@
-"""The operator's use cases of the outbox: list rows, put a FAILED row back, the counts."""
+"""The outbox's door for other domains (enqueue a row, or one per row of a SELECT) and the
+operator's use cases: list rows, put a FAILED row back, the counts."""
 
 from __future__ import annotations
 
@@ -11,6 +12,11 @@ from crowdpost.errors import ConflictState, DoesNotExist, ValidationFailed, fiel
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models.outbox import FAILED, STATUSES, OutboxItem
 from crowdpost.outbox import repository
+
+# What e-mail and webhooks write into the outbox, in their callers' transactions. The
+# statements stay in the repository; other domains import them from here (the import rule).
+from crowdpost.outbox.repository import enqueue as enqueue
+from crowdpost.outbox.repository import enqueue_select as enqueue_select
 
 MAX_LIMIT = 300
 

@@ -28,8 +28,7 @@ from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.messaging import platform
 from crowdpost.outbox.channels import OutboxRow, Outcome
-
-from . import repository, signing, ssrf
+from crowdpost.webhooks import repository, signing, ssrf
 
 CHANNEL = "webhook"
 BATCH_SIZE = 100

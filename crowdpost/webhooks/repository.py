@@ -22,7 +22,7 @@ from crowdpost.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from crowdpost.outbox.repository import enqueue_select
+from crowdpost.outbox.service import enqueue_select
 
 _KEY = ["requester_id", "webhook_url", "event_type", "pool_id"]
 # Two-key advisory locks live in a space apart from migrate's one-key lock.

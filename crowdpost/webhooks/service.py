@@ -17,11 +17,8 @@ from crowdpost.kit.bulk import validate_items
 from crowdpost.kit.ids import id_filter, load_by_id, parse_id
 from crowdpost.kit.pagination import ListParams
 from crowdpost.models import WebhookDelivery, WebhookSubscription
-
-# Relative on purpose: tests/test_architecture.py reads any import starting "crowdpost.web"
-# (pages) as HTTP in a service, and "crowdpost.webhooks" starts so too.
-from . import repository, ssrf
-from .schemas import SubscriptionForm
+from crowdpost.webhooks import repository, ssrf
+from crowdpost.webhooks.schemas import SubscriptionForm
 
 # Subscriptions per PUT; each is one row, and a requester rarely needs more than a few.
 MAX_ITEMS_PER_REQUEST = 100

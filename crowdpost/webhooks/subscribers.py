@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 
 from crowdpost import events
 from crowdpost.kit.ids import format_id
-
-from . import repository
+from crowdpost.webhooks import repository
 
 CHANNEL = "webhook"
 # crowdpost says ACCEPTED where Toloka's webhooks say APPROVED.
