@@ -13,3 +13,9 @@ def pick_language(texts: Mapping[str, str] | None, preferred: Sequence[str]) -> 
         if language in texts:
             return language
     return sorted(texts)[0]
+
+
+def text_in(texts: Mapping[str, str] | None, preferred: Sequence[str] = ()) -> str:
+    """The text `pick_language` chooses (a name, a title), or "" when there is none."""
+    language = pick_language(texts, preferred)
+    return texts[language] if texts and language else ""

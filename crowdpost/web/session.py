@@ -24,6 +24,7 @@ from crowdpost.accounts.web_sessions import WebSession, authenticate_web
 from crowdpost.config import Settings, SettingsDep
 from crowdpost.db import get_db
 from crowdpost.kit.ids import format_id
+from crowdpost.kit.language_choice import text_in
 from crowdpost.kit.money import from_micros
 from crowdpost.web.templating import money
 
@@ -111,7 +112,7 @@ def sign_in_url(next_url: str) -> str:
 def _header_of(request: Request, requester_id: int) -> Header:
     with get_db(request).transaction(write=False) as session:
         requester = accounts.get_requester(session, requester_id)
-        name = (requester.public_name or {}).get("EN") or next(iter((requester.public_name or {}).values()), "")
+        name = text_in(requester.public_name)
         balance = money(from_micros(requester.balance_micros))
     return Header(name=name or format_id(requester_id), balance=balance, public_id=format_id(requester_id))
 

@@ -18,6 +18,7 @@ from crowdpost.accounts import service as accounts
 from crowdpost.db import get_db
 from crowdpost.errors import ApiError
 from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.language_choice import text_in
 from crowdpost.kit.money import from_micros
 from crowdpost.web.admin.operator_session import OperatorDep, OperatorFormDep
 from crowdpost.web.templating import money, render
@@ -28,18 +29,13 @@ LEDGER_PAGE = 50
 DESCRIPTION_MAX = 500
 
 
-def _name(public_name: dict[str, str] | None) -> str:
-    names = public_name or {}
-    return names.get("EN") or next(iter(names.values()), "")
-
-
 @router.get("/admin/requesters")
 def requesters_page(request: Request, operator: OperatorDep, q: Annotated[str, Query(max_length=320)] = "") -> Response:
     found: list[dict[str, Any]] = []
     if q.strip():
         with get_db(request).transaction(write=False) as session:
             rows = lookup.find_requesters(session, q)
-            found = [{"id": format_id(r.id), "name": _name(r.public_name), "email": r.email or ""} for r in rows]
+            found = [{"id": format_id(r.id), "name": text_in(r.public_name), "email": r.email or ""} for r in rows]
         if len(found) == 1:
             return RedirectResponse(f"/admin/requesters/{found[0]['id']}", status_code=303)
     context = {"nav": "requesters", "csrf_token": operator.csrf_token, "q": q, "found": found}
@@ -73,7 +69,7 @@ def _requester_page(
         ]
         shown = {
             "id": format_id(requester.id),
-            "name": _name(requester.public_name),
+            "name": text_in(requester.public_name),
             "company": requester.company or "",
             "email": requester.email or "",
             "balance": money(from_micros(requester.balance_micros)),
