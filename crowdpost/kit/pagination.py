@@ -233,13 +233,15 @@ def paginate(
     sort_fields: Mapping[str, InstrumentedAttribute[Any]],
     ranges: Mapping[str, Mapping[str, datetime]] | None = None,
     text_ids: bool = False,
+    whole_rows: bool = False,
 ) -> tuple[list[Any], bool]:
     """One page of `stmt`'s rows and `has_more`: the paging of every list endpoint.
 
     Adds, in this order, the id bounds (integer ranges on the primary key behind our
     fixed-width ids, or plain text comparisons with `text_ids` for client-chosen ids),
     `created_*` when `created` is a sort field, each extra time range on the sort field of
-    that name, then ORDER BY (ending on the id) and LIMIT `limit + 1`."""
+    that name, then ORDER BY (ending on the id) and LIMIT `limit + 1`. The page holds ORM
+    objects, or with `whole_rows` the rows of a statement that selects several things."""
     if text_ids:
         stmt = apply_range(stmt, id_column, params.id_range)
     else:
@@ -249,4 +251,5 @@ def paginate(
     for name, rng in (ranges or {}).items():
         stmt = apply_range(stmt, sort_fields[name], dict(rng))
     stmt = apply_sort(stmt, params.sort, dict(sort_fields), id_column).limit(params.limit + 1)
-    return page(session.execute(stmt).scalars().all(), params.limit)
+    result = session.execute(stmt)
+    return page(result.all() if whole_rows else result.scalars().all(), params.limit)

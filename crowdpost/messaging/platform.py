@@ -143,8 +143,8 @@ def _bonus_threads(session: Session, requester_id: int, group: tuple[int, int] |
     return repository.bonus_threads(session, requester_id, group, format_id(requester_id), utcnow())
 
 
-def platform_sent_page(session: Session, before_id: int | None, limit: int) -> list[MessageThread]:
-    """What the operator sent (the /admin News list), newest first."""
+def platform_sent_page(session: Session, before_id: int | None, limit: int) -> tuple[list[MessageThread], int | None]:
+    """What the operator sent (the /admin News list), newest first, and the next page's `before_id`."""
     return repository.platform_threads_page(session, before_id, limit)
 
 

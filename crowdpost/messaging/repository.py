@@ -39,7 +39,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ClauseElement
 
 from crowdpost.kit.bulk import upsert
-from crowdpost.kit.pagination import ListParams, apply_id_range, apply_sort, page, paginate
+from crowdpost.kit.pagination import ListParams, page_before, paginate
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.kit.unindexed import Unindexed
 from crowdpost.messaging import search
@@ -543,8 +543,7 @@ def recipients_page(
         stmt = stmt.where(TolokerThread.read_at.is_not(None) if filters.read else TolokerThread.read_at.is_(None))
     if filters.replied is not None:
         stmt = stmt.where(reply.id.is_not(None) if filters.replied else reply.id.is_(None))
-    stmt = apply_sort(apply_id_range(stmt, RO.id, params.id_range), params.sort, {"id": RO.id}, RO.id)
-    return page(session.execute(stmt.limit(params.limit + 1)).all(), params.limit)
+    return paginate(session, stmt, params, id_column=RO.id, sort_fields={"id": RO.id}, whole_rows=True)
 
 
 def add_state(session: Session, who: Participant, thread_id: int, created: datetime, **values: Any) -> None:
@@ -823,12 +822,13 @@ def bonus_threads(
     return made
 
 
-def platform_threads_page(session: Session, before_id: int | None, limit: int) -> list[MessageThread]:
-    """The operator's platform messages, newest first, `limit` of them older than `before_id`."""
+def platform_threads_page(
+    session: Session, before_id: int | None, limit: int
+) -> tuple[list[MessageThread], int | None]:
+    """The operator's platform messages, newest first, `limit` of them older than `before_id`,
+    and the `before_id` of the next page (None at the end)."""
     stmt = select(MessageThread).where(MessageThread.kind == ThreadKind.PLATFORM.value)
-    if before_id is not None:
-        stmt = stmt.where(MessageThread.id < before_id)
-    return list(session.execute(stmt.order_by(MessageThread.id.desc()).limit(limit)).scalars())
+    return page_before(session, stmt, MessageThread.id, before_id, limit)
 
 
 def requester_count(session: Session) -> int:

@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 
 from crowdpost.db import get_db
 from crowdpost.errors import ApiError, ValidationFailed
-from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.ids import format_id, format_optional_id, parse_id
+from crowdpost.kit.language_choice import text_in
 from crowdpost.messaging import platform
 from crowdpost.messaging.schemas import TEXT_MAX_CHARS, TOPIC_MAX_CHARS, PlatformMessageForm
 from crowdpost.web.admin.operator_session import OperatorDep, OperatorFormDep
@@ -74,16 +75,16 @@ def _page(request: Request, operator: Any, context: dict[str, Any], status_code:
     before_text = context.pop("before", None)
     before = parse_id(before_text) if before_text else None
     with get_db(request).transaction(write=False) as session:
+        threads, older = platform.platform_sent_page(session, before, PAGE_SIZE)
         sent = [
             {
                 "id": format_id(t.id),
-                "subject": next(iter((t.topic or {}).values()), ""),
+                "subject": text_in(t.topic),
                 "recipients": t.delivered_count,
                 "created": t.created,
             }
-            for t in platform.platform_sent_page(session, before, PAGE_SIZE + 1)
+            for t in threads
         ]
-    more = len(sent) > PAGE_SIZE
     base = {
         "nav": "news",
         "csrf_token": operator.csrf_token,
@@ -92,8 +93,8 @@ def _page(request: Request, operator: Any, context: dict[str, Any], status_code:
         "subject": "",
         "text": "",
         "errors": {},
-        "sent": sent[:PAGE_SIZE],
-        "older": sent[PAGE_SIZE - 1]["id"] if more else None,
+        "sent": sent,
+        "older": format_optional_id(older),
         "paged": before is not None,
         "topic_max": TOPIC_MAX_CHARS,
         "text_max": TEXT_MAX_CHARS,
