@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
-from crowdpost.kit.bulk import upsert
+from crowdpost.email import repository
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models.email import ServerSecret
 
 LINK_SECRET_NAME = "email_links"  # noqa: S105  (the row's name; its value is random)
 SECRET_BYTES = 32
@@ -74,14 +72,10 @@ class VerifyLink:
 def link_secret(session: Session) -> bytes:
     """This installation's link key: read it, or create it the first time (a concurrent
     first creation keeps whichever row landed first; both callers then read that one)."""
-    found = session.execute(select(ServerSecret.value).where(ServerSecret.name == LINK_SECRET_NAME)).scalar()
+    found = repository.server_secret(session, LINK_SECRET_NAME)
     if found is not None:
-        return bytes(found)
-    stmt = upsert(session, ServerSecret).values(
-        name=LINK_SECRET_NAME, value=secrets.token_bytes(SECRET_BYTES), created=utcnow()
-    )
-    session.execute(stmt.on_conflict_do_nothing(index_elements=["name"]))
-    return bytes(session.execute(select(ServerSecret.value).where(ServerSecret.name == LINK_SECRET_NAME)).scalar_one())
+        return found
+    return repository.create_server_secret(session, LINK_SECRET_NAME, secrets.token_bytes(SECRET_BYTES), utcnow())
 
 
 def _sign(secret: bytes, *parts: str) -> str:

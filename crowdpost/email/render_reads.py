@@ -14,19 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
-from crowdpost.models import (
-    Message,
-    MessageThread,
-    Operation,
-    Requester,
-    RequesterThread,
-    Toloker,
-    TolokerLanguage,
-    TolokerThread,
-)
+from crowdpost.email import repository
 
 
 @dataclass(frozen=True)
@@ -102,15 +92,9 @@ def load(session: Session, wanted: Wanted) -> Facts:
     facts.requesters = _requesters(session, requester_ids)
     facts.tolokers = _tolokers(session, wanted.user_ids)
     if thread_ids and wanted.requester_ids:
-        stmt = select(RequesterThread.requester_id, RequesterThread.thread_id).where(
-            RequesterThread.requester_id.in_(wanted.requester_ids), RequesterThread.thread_id.in_(thread_ids)
-        )
-        facts.requester_threads = {(r, t) for r, t in session.execute(stmt)}
+        facts.requester_threads = repository.requester_thread_pairs(session, wanted.requester_ids, thread_ids)
     if thread_ids and wanted.user_ids:
-        stmt2 = select(TolokerThread.user_id, TolokerThread.thread_id).where(
-            TolokerThread.user_id.in_(wanted.user_ids), TolokerThread.thread_id.in_(thread_ids)
-        )
-        facts.toloker_threads = {(u, t) for u, t in session.execute(stmt2)}
+        facts.toloker_threads = repository.toloker_thread_pairs(session, wanted.user_ids, thread_ids)
     facts.operations = _operations(session, wanted.operations)
     return facts
 
@@ -119,37 +103,14 @@ def _messages(session: Session, ids: Iterable[int]) -> dict[int, MessageFacts]:
     ids = list(ids)
     if not ids:
         return {}
-    stmt = (
-        select(
-            Message.id,
-            Message.thread_id,
-            MessageThread.kind,
-            MessageThread.requester_id,
-            MessageThread.topic,
-            Message.text,
-            Message.sender_role,
-            Message.sender_id,
-            Message.created,
-        )
-        .join(MessageThread, MessageThread.id == Message.thread_id)
-        .where(Message.id.in_(ids))
-    )
-    return {row[0]: MessageFacts(*row) for row in session.execute(stmt)}
+    return {row[0]: MessageFacts(*row) for row in repository.messages_to_render(session, ids)}
 
 
 def _requesters(session: Session, ids: Iterable[int]) -> dict[int, RequesterFacts]:
     ids = list(ids)
     if not ids:
         return {}
-    stmt = select(
-        Requester.id,
-        Requester.email,
-        Requester.email_verified,
-        Requester.email_new_message,
-        Requester.email_operation_finished,
-        Requester.public_name,
-    ).where(Requester.id.in_(ids))
-    return {row[0]: RequesterFacts(*row) for row in session.execute(stmt)}
+    return {row[0]: RequesterFacts(*row) for row in repository.requesters_to_render(session, ids)}
 
 
 def _tolokers(session: Session, ids: Iterable[str]) -> dict[str, TolokerFacts]:
@@ -157,24 +118,15 @@ def _tolokers(session: Session, ids: Iterable[str]) -> dict[str, TolokerFacts]:
     if not ids:
         return {}
     languages: dict[str, list[str]] = defaultdict(list)
-    stmt = (
-        select(TolokerLanguage.user_id, TolokerLanguage.language)
-        .where(TolokerLanguage.user_id.in_(ids))
-        .order_by(TolokerLanguage.user_id, TolokerLanguage.language)
-    )
-    for user_id, language in session.execute(stmt):
+    for user_id, language in repository.toloker_languages(session, ids):
         languages[user_id].append(language)
-    rows = session.execute(select(Toloker.id, Toloker.email, Toloker.email_new_message).where(Toloker.id.in_(ids)))
     return {
         user_id: TolokerFacts(user_id, email, new_message, tuple(languages[user_id]))
-        for user_id, email, new_message in rows
+        for user_id, email, new_message in repository.tolokers_to_render(session, ids)
     }
 
 
 def _operations(session: Session, keys: set[tuple[int, str]]) -> dict[tuple[int, str], OperationFacts]:
     if not keys:
         return {}
-    stmt = select(
-        Operation.requester_id, Operation.public_id, Operation.type, Operation.status, Operation.details
-    ).where(tuple_(Operation.requester_id, Operation.public_id).in_(list(keys)))
-    return {(row[0], row[1]): OperationFacts(*row) for row in session.execute(stmt)}
+    return {(row[0], row[1]): OperationFacts(*row) for row in repository.operations_to_render(session, keys)}
