@@ -14,7 +14,8 @@ from crowdpost import __version__
 from crowdpost.api import mount_apis
 from crowdpost.config import Settings, get_settings
 from crowdpost.db import Database
-from crowdpost.errors import ApiError, install_error_handlers
+from crowdpost.error_responses import install_error_handlers
+from crowdpost.errors import ApiError
 from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.logs import configure_logging
 from crowdpost.middleware import RequestContextMiddleware

@@ -17,7 +17,6 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings, get_settings
@@ -138,12 +137,11 @@ def _print_demo(db: Database, summary: Any, sign_in_url: str) -> None:
     (each marked when an operator has changed or revoked it since)."""
     from crowdpost.accounts.exposure import DEMO_PASSWORD, active_demo_tokens
     from crowdpost.accounts.passwords import verify_password
-    from crowdpost.models import Requester
+    from crowdpost.accounts.service import requester_password_hash
 
     with db.transaction(write=False) as session:
         active = active_demo_tokens(session)
-        requester = session.get(Requester, summary.requester_id)
-        password_hash = requester.password_hash if requester else None
+        password_hash = requester_password_hash(session, summary.requester_id)
     password_note = "" if password_hash and verify_password(password_hash, DEMO_PASSWORD) else "  (changed)"
     state = "created" if summary.created else "already present"
     console.print(f"Demo data {state}.")
@@ -394,18 +392,14 @@ def set_toloker_password(toloker_id: Annotated[str, typer.Argument(help="Toloker
 @admin.command()
 def ledger(requester_id: Annotated[str, typer.Argument(help="Requester id")]) -> None:
     """Print a requester's statement: every balance change, oldest first."""
-    from crowdpost.accounts.service import find_requester_by_public_id
-    from crowdpost.models import LedgerEntry
+    from crowdpost.accounts.service import find_requester_by_public_id, ledger_entries
 
     with _admin_transaction(write=False) as session:
         requester = find_requester_by_public_id(session, requester_id)
         table = Table(title=f"Statement of requester {requester_id}")
         for column in ("id", "created", "kind", "amount", "balance", "reference"):
             table.add_column(column, justify="right" if column in ("amount", "balance") else "left")
-        rows = session.execute(
-            select(LedgerEntry).where(LedgerEntry.requester_id == requester.id).order_by(LedgerEntry.id)
-        ).scalars()
-        for row in rows:
+        for row in ledger_entries(session, requester.id):
             table.add_row(
                 format_id(row.id),
                 row.created.isoformat(sep=" ", timespec="seconds"),

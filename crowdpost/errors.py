@@ -1,4 +1,4 @@
-"""Every error crowdpost returns, and the one place that renders them.
+"""Every error crowdpost returns (`crowdpost.error_responses` renders them on HTTP).
 
     ApiError                     status, code, message, payload
      ├── ValidationFailed        400 VALIDATION_ERROR (payload: field -> {code, message, params})
@@ -16,19 +16,9 @@ chooses its exception class from `code`, so codes matter more than statuses.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
-
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-from crowdpost.kit.jsonwire import WireJSONResponse
-from crowdpost.kit.timefmt import DateOutOfRange
-
-log = logging.getLogger("crowdpost.errors")
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -122,15 +112,6 @@ class TooManyRequests(ApiError):
     message = "Too many requests"
 
 
-class BodyRejected(StarletteHTTPException):
-    """Carries an ApiError out of body decoding, where FastAPI lets only HTTPException through
-    (anything else becomes a bare "There was an error parsing the body")."""
-
-    def __init__(self, error: ApiError) -> None:
-        super().__init__(error.status_code, error.message)
-        self.error = error
-
-
 def field_error(code: str, message: str, *params: Any) -> dict[str, Any]:
     """One entry of a VALIDATION_ERROR payload."""
     return {"code": code, "message": message, "params": list(params)}
@@ -196,80 +177,3 @@ def pydantic_field_errors(errors: list[Any], strip_roots: bool = True) -> dict[s
             "params": params,
         }
     return fields
-
-
-def render(exc: ApiError) -> WireJSONResponse:
-    # Never a Retry-After: toloka-kit 1.2.3 crashes on it instead of retrying.
-    return WireJSONResponse(exc.body(), status_code=exc.status_code)
-
-
-_STATUS_ERRORS: dict[int, type[ApiError]] = {
-    401: AuthenticationFailed,
-    403: AccessDenied,
-    404: DoesNotExist,
-    413: PayloadTooLarge,
-    415: UnsupportedMediaType,
-    429: TooManyRequests,
-}
-
-
-async def _api_error_handler(_: Request, exc: Exception) -> WireJSONResponse:
-    assert isinstance(exc, ApiError)
-    return render(exc)
-
-
-async def _validation_handler(_: Request, exc: Exception) -> WireJSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
-    for err in errors:
-        if err.get("type") == "json_invalid":
-            reason = str((err.get("ctx") or {}).get("error", "malformed JSON"))
-            return render(
-                ValidationFailed({"body": field_error("JSON_EXPECTED", reason)}, f"Body is not valid JSON: {reason}")
-            )
-    return render(ValidationFailed(pydantic_field_errors(errors)))
-
-
-async def _http_handler(request: Request, exc: Exception) -> WireJSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    status = exc.status_code
-    if status == 404:
-        return render(DoesNotExist(f"No route {request.method} {request.url.path}"))
-    if status == 405:
-        return render(
-            ApiError(
-                f"Method {request.method} is not allowed on {request.url.path}",
-                code="METHOD_NOT_ALLOWED",
-                status_code=405,
-            )
-        )
-    cls = _STATUS_ERRORS.get(status)
-    if cls is not None:
-        return render(cls(str(exc.detail) if exc.detail else None))
-    if status == 400:
-        return render(ValidationFailed({}, str(exc.detail)))
-    return render(ApiError(str(exc.detail), code="INTERNAL_ERROR" if status >= 500 else "ERROR", status_code=status))
-
-
-async def _body_rejected_handler(_: Request, exc: Exception) -> WireJSONResponse:
-    assert isinstance(exc, BodyRejected)
-    return render(exc.error)
-
-
-async def _date_out_of_range_handler(_: Request, exc: Exception) -> WireJSONResponse:
-    assert isinstance(exc, DateOutOfRange)
-    return render(ValidationFailed({exc.field or "datetime": field_error("DATE_OUT_OF_RANGE", str(exc))}))
-
-
-async def _unexpected_handler(request: Request, exc: Exception) -> WireJSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return render(ApiError())
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error_handler)
-    app.add_exception_handler(RequestValidationError, _validation_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(BodyRejected, _body_rejected_handler)
-    app.add_exception_handler(DateOutOfRange, _date_out_of_range_handler)
-    app.add_exception_handler(Exception, _unexpected_handler)

@@ -83,6 +83,12 @@ def toloker_exists(session: Session, toloker_id: str) -> bool:
     return session.get(Toloker, toloker_id) is not None
 
 
+def ledger_entries(session: Session, requester_id: int) -> list[LedgerEntry]:
+    """Every ledger row of the requester, oldest first (the operator's statement)."""
+    stmt = select(LedgerEntry).where(LedgerEntry.requester_id == requester_id).order_by(LedgerEntry.id)
+    return list(session.execute(stmt).scalars())
+
+
 def ledger_entry_id(session: Session, requester_id: int, reference: str) -> int:
     """The id of this requester's ledger row with this (unique) reference."""
     entry_id: int = session.execute(

@@ -19,7 +19,7 @@ from crowdpost.kit.ids import parse_id
 from crowdpost.kit.jsonwire import dumps, loads
 from crowdpost.kit.money import MoneyError, from_micros, to_micros
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import Operation, Requester
+from crowdpost.models import LedgerEntry, Operation, Requester
 from crowdpost.operations import service as operations
 from crowdpost.rewards.ledger import LedgerLine, change_balance
 
@@ -213,6 +213,17 @@ def get_requester(session: Session, requester_id: int) -> Requester:
     if requester is None:
         raise DoesNotExist("Requester does not exist")
     return requester
+
+
+def requester_password_hash(session: Session, requester_id: int) -> str | None:
+    """The requester's password hash; None without a password or without such a requester."""
+    requester = repository.requester_by_id(session, requester_id)
+    return requester.password_hash if requester else None
+
+
+def ledger_entries(session: Session, requester_id: int) -> list[LedgerEntry]:
+    """The requester's statement: every ledger row, oldest first."""
+    return repository.ledger_entries(session, requester_id)
 
 
 def find_requester_by_public_id(session: Session, public_id: str) -> Requester:

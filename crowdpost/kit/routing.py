@@ -17,7 +17,8 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from crowdpost.errors import BodyRejected, UnsupportedMediaType, ValidationFailed
+from crowdpost.error_responses import BodyRejected
+from crowdpost.errors import UnsupportedMediaType, ValidationFailed
 from crowdpost.kit.jsonwire import JsonBodyError, loads
 from crowdpost.kit.wirecheck import body_may_hold_unstorable, check_body, check_params
 

@@ -19,16 +19,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from crowdpost.config import Settings
 from crowdpost.errors import DoesNotExist
 from crowdpost.kit.money import Priced
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import BonusFile, Operation, Requester
+from crowdpost.models import BonusFile, Operation
 from crowdpost.operations import service as operations
-from crowdpost.rewards import service
+from crowdpost.rewards import repository, service
 from crowdpost.rewards.bonus_file import ParsedFile, parse
 from crowdpost.rewards.validation import ItemErrors
 
@@ -62,11 +61,9 @@ def operation_id_of(requester_id: int, sha256: str) -> str:
 
 def do_store(session: Session, requester_id: int, filename: str, content: bytes) -> BonusFile:
     """The file's row (the existing one for the same content), after pruning old files."""
-    session.execute(delete(BonusFile).where(BonusFile.created < utcnow() - KEEP_FILES))
+    repository.delete_bonus_files_before(session, utcnow() - KEEP_FILES)
     digest = hashlib.sha256(content).hexdigest()
-    found = session.execute(
-        select(BonusFile).where(BonusFile.requester_id == requester_id, BonusFile.sha256 == digest)
-    ).scalar_one_or_none()
+    found = repository.find_bonus_file(session, requester_id, digest)
     if found is not None:
         return found
     row = BonusFile(
@@ -77,15 +74,11 @@ def do_store(session: Session, requester_id: int, filename: str, content: bytes)
         content=content,
         created=utcnow(),
     )
-    session.add(row)
-    session.flush()
-    return row
+    return repository.add_bonus_file(session, row)
 
 
 def get_file(session: Session, requester_id: int, file_id: int) -> BonusFile:
-    found = session.execute(
-        select(BonusFile).where(BonusFile.requester_id == requester_id, BonusFile.id == file_id)
-    ).scalar_one_or_none()
+    found = repository.get_bonus_file(session, requester_id, file_id)
     if found is None:
         raise DoesNotExist(f"File {file_id} does not exist")
     return found
@@ -137,9 +130,7 @@ def preview(session: Session, settings: Settings, requester_id: int, file: Bonus
     result.good_count = len(checked.drafts)
     result.total_micros = sum(d.amount_micros for d in checked.drafts)
     result.fee_micros = service.fee_of(result.total_micros, rules)
-    result.balance_micros = int(
-        session.execute(select(Requester.balance_micros).where(Requester.id == requester_id)).scalar_one()
-    )
+    result.balance_micros = repository.get_balance(session, requester_id)
     return result
 
 

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
-from crowdpost.kit.pagination import page_before
 from crowdpost.models import Bonus
 from crowdpost.rewards import repository
 
@@ -35,24 +33,20 @@ def one_bonus(session: Session, requester_id: int, public_id: str) -> Bonus | No
     return repository.get_bonus(session, requester_id, public_id)
 
 
-def _filtered(requester_id: int, query: BonusQuery) -> Select[Bonus]:
-    stmt = select(Bonus).where(Bonus.requester_id == requester_id)
-    if query.user_id:
-        stmt = stmt.where(Bonus.user_id == query.user_id)
-    if query.assignment_id is not None:
-        stmt = stmt.where(Bonus.assignment_id == query.assignment_id)
-    if query.start is not None:
-        stmt = stmt.where(Bonus.created >= datetime.combine(query.start, time.min))
-    if query.end is not None:
-        stmt = stmt.where(Bonus.created < datetime.combine(query.end + timedelta(days=1), time.min))
-    return stmt
-
-
 def bonus_page(
     session: Session, requester_id: int, query: BonusQuery, *, before_id: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Bonus], int | None]:
     """Newest first, and the `before_id` of the next page (None at the end)."""
-    return page_before(session, _filtered(requester_id, query), Bonus.id, before_id, limit)
+    return repository.bonus_history_page(
+        session,
+        requester_id,
+        user_id=query.user_id,
+        assignment_id=query.assignment_id,
+        start=query.start,
+        end=query.end,
+        before_id=before_id,
+        limit=limit,
+    )
 
 
 def iter_bonuses(db: Database, requester_id: int, query: BonusQuery) -> Iterator[Bonus]:

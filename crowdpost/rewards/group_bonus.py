@@ -35,7 +35,7 @@ from crowdpost.errors import DoesNotExist, PayloadTooLarge, ValidationFailed, fi
 from crowdpost.kit.money import Priced, from_micros
 from crowdpost.models import Operation
 from crowdpost.operations import service as operations
-from crowdpost.rewards import service
+from crowdpost.rewards import repository, service
 from crowdpost.rewards.bonus_file import MAX_ROWS
 from crowdpost.rewards.ledger import NotEnoughBalance
 from crowdpost.rewards.validation import BonusDraft, check_amount, check_item
@@ -185,10 +185,7 @@ def items(session: Session, counted: AudiencePlan, bonus: GroupBonus) -> list[di
     limit = MAX_RECIPIENTS
     amount = Decimal(bonus.amount.strip())  # one object, shared by every item
     found: list[dict[str, Any]] = []
-    members = counted.members.order_by("user_id").limit(limit + 1)
-    # Core rows on the session's connection (no ORM row processing), fetched in pages.
-    rows = session.connection().execute(members, execution_options={"yield_per": 5000})
-    for (user_id,) in rows:
+    for (user_id,) in repository.group_member_rows(session, counted.members, limit + 1):
         found.append(bonus.item(user_id, amount))
     if len(found) > limit:
         raise PayloadTooLarge(f"This group has more than {limit:,} Tolokers now; nothing was paid.")

@@ -1,23 +1,43 @@
-"""Every query of the rewards domain, set-based: bonuses, async input chunks, quota counts."""
+"""Every query of the rewards domain, set-based: bonuses, async input chunks, quota counts,
+the balance and its ledger (changes, the statement), stored bonus files, the references a
+batch names, a group's members.
+
+Functions take a session and plain values and return rows or values; they raise no API
+errors (the calling modules decide what a missing row or a refused change means)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from sqlalchemy import ColumnElement, Select, func, insert, select, text, update
+from sqlalchemy import ColumnElement, Result, Select, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
+from crowdpost.kit.bulk import chunks
 from crowdpost.kit.ids import id_filter, parse_id
 from crowdpost.kit.jsonwire import dumps, loads
-from crowdpost.kit.pagination import ListParams, paginate, where_equal
-from crowdpost.models import Bonus, BonusOperationChunk, BonusRequestCount, Requester, TolokerLanguage
-from crowdpost.rewards.validation import BonusDraft
+from crowdpost.kit.pagination import ListParams, page_before, paginate, where_equal
+from crowdpost.models import (
+    Assignment,
+    Bonus,
+    BonusFile,
+    BonusOperationChunk,
+    BonusRequestCount,
+    LedgerEntry,
+    Requester,
+    RequesterToloker,
+    TolokerLanguage,
+)
+
+if TYPE_CHECKING:  # validation reads the references through this module
+    from crowdpost.rewards.validation import BonusDraft
 
 # PostgreSQL: bonus ids are taken and committed under this transaction lock, so they become
 # visible in id order and a reader paging with `id_gt` never skips a late-committing row.
@@ -337,3 +357,211 @@ def requester_names(session: Session, requester_ids: set[int]) -> dict[int, dict
         return {}
     rows = session.execute(select(Requester.id, Requester.public_name).where(Requester.id.in_(requester_ids)))
     return {row.id: row.public_name for row in rows}
+
+
+# --- the balance and its ledger (`ledger.change_balance`) ------------------------------
+
+# Built once with bound values (building a statement costs more than running it) and run
+# on the connection: plain SQL, no ORM evaluation of the WHERE clause against the session.
+_APPLY_DELTA = (
+    update(Requester)
+    .where(Requester.id == bindparam("requester_id"), Requester.balance_micros + bindparam("delta") >= 0)
+    .values(balance_micros=Requester.balance_micros + bindparam("delta"))
+    .returning(Requester.balance_micros)
+)
+_INSERT_LINES = insert(LedgerEntry)
+
+
+def apply_balance_delta(session: Session, requester_id: int, delta: int) -> int | None:
+    """Adds `delta` to the balance unless it would go below zero (one conditional UPDATE; on
+    PostgreSQL it takes the requester's row lock): the new balance, or None when nothing
+    changed (no such requester, or not enough money)."""
+    connection = session.connection()
+    new_balance = connection.execute(_APPLY_DELTA, {"requester_id": requester_id, "delta": delta}).scalar_one_or_none()
+    if new_balance is None:
+        return None
+    # A Requester this session already loaded shows the new balance, as an ORM UPDATE would.
+    loaded = session.identity_map.get(identity_key(Requester, requester_id))
+    if loaded is not None:
+        set_committed_value(loaded, "balance_micros", new_balance)
+    return int(new_balance)
+
+
+def insert_ledger_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """The ledger rows of one balance change, in one executemany on the session's connection."""
+    session.connection().execute(_INSERT_LINES, rows)
+
+
+def _balance_of(requester_id: int) -> Select[int]:
+    return select(Requester.balance_micros).where(Requester.id == requester_id)
+
+
+def find_balance(session: Session, requester_id: int) -> int | None:
+    """The balance in micros, or None when there is no such requester."""
+    return session.execute(_balance_of(requester_id)).scalar_one_or_none()
+
+
+def get_balance(session: Session, requester_id: int) -> int:
+    """The balance in micros of a requester who exists (NoResultFound otherwise)."""
+    return int(session.execute(_balance_of(requester_id)).scalar_one())
+
+
+def ledger_total(session: Session, requester_id: int) -> int:
+    """The signed sum of every ledger row of the requester."""
+    return total_micros(session, LedgerEntry.amount_micros, LedgerEntry.requester_id == requester_id)
+
+
+def reference_total(session: Session, requester_id: int, reference: str) -> int:
+    """The signed sum of a requester's ledger rows with this reference (one operation's)."""
+    return total_micros(
+        session, LedgerEntry.amount_micros, LedgerEntry.requester_id == requester_id, LedgerEntry.reference == reference
+    )
+
+
+# --- the balance statement (`statement`) -----------------------------------------------
+
+
+def _ledger_rows(requester_id: int, start: date | None, end: date | None) -> Select[LedgerEntry]:
+    """The requester's ledger rows of whole UTC days from `start` to `end` (inclusive; either open)."""
+    stmt = select(LedgerEntry).where(LedgerEntry.requester_id == requester_id)
+    if start is not None:
+        stmt = stmt.where(LedgerEntry.created >= datetime.combine(start, time.min))
+    if end is not None:
+        stmt = stmt.where(LedgerEntry.created < datetime.combine(end + timedelta(days=1), time.min))
+    return stmt
+
+
+def ledger_page(
+    session: Session, requester_id: int, start: date | None, end: date | None, before_id: int | None, limit: int
+) -> tuple[list[LedgerEntry], int | None]:
+    """One page of ledger rows, newest first, and the `before_id` of the next page (None at the end)."""
+    return page_before(session, _ledger_rows(requester_id, start, end), LedgerEntry.id, before_id, limit)
+
+
+def ledger_sum_and_count(session: Session, requester_id: int) -> tuple[int, int]:
+    """(the sum of every ledger row of the requester, how many rows), in one statement."""
+    total, count = session.execute(
+        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0), func.count()).where(
+            LedgerEntry.requester_id == requester_id
+        )
+    ).one()
+    return int(total), int(count)
+
+
+def ledger_period_totals(session: Session, requester_id: int, start: date | None, end: date | None) -> tuple[int, int]:
+    """(money in, money out) in micros within the days; out is negative."""
+    filtered = _ledger_rows(requester_id, start, end).subquery()
+    amount = filtered.c.amount_micros
+    money_in, money_out = session.execute(
+        select(
+            func.coalesce(func.sum(amount).filter(amount > 0), 0),
+            func.coalesce(func.sum(amount).filter(amount < 0), 0),
+        )
+    ).one()
+    return int(money_in), int(money_out)
+
+
+# --- past bonuses for the Rewards page (`bonus_history`) -------------------------------
+
+
+def _bonus_rows(
+    requester_id: int, user_id: str | None, assignment_id: int | None, start: date | None, end: date | None
+) -> Select[Bonus]:
+    stmt = select(Bonus).where(Bonus.requester_id == requester_id)
+    if user_id:
+        stmt = stmt.where(Bonus.user_id == user_id)
+    if assignment_id is not None:
+        stmt = stmt.where(Bonus.assignment_id == assignment_id)
+    if start is not None:
+        stmt = stmt.where(Bonus.created >= datetime.combine(start, time.min))
+    if end is not None:
+        stmt = stmt.where(Bonus.created < datetime.combine(end + timedelta(days=1), time.min))
+    return stmt
+
+
+def bonus_history_page(
+    session: Session,
+    requester_id: int,
+    *,
+    user_id: str | None,
+    assignment_id: int | None,
+    start: date | None,
+    end: date | None,
+    before_id: int | None,
+    limit: int,
+) -> tuple[list[Bonus], int | None]:
+    """The requester's bonuses (those filters; `end` inclusive, whole UTC days), newest first,
+    and the `before_id` of the next page (None at the end)."""
+    stmt = _bonus_rows(requester_id, user_id, assignment_id, start, end)
+    return page_before(session, stmt, Bonus.id, before_id, limit)
+
+
+# --- stored bonus files (`bonus_files`) -------------------------------------------------
+
+
+def delete_bonus_files_before(session: Session, cutoff: datetime) -> None:
+    """Housekeeping: every requester's files created before `cutoff`, in one DELETE."""
+    session.execute(delete(BonusFile).where(BonusFile.created < cutoff))
+
+
+def find_bonus_file(session: Session, requester_id: int, sha256: str) -> BonusFile | None:
+    """The requester's file with this content (by its sha256), or None."""
+    return session.execute(
+        select(BonusFile).where(BonusFile.requester_id == requester_id, BonusFile.sha256 == sha256)
+    ).scalar_one_or_none()
+
+
+def get_bonus_file(session: Session, requester_id: int, file_id: int) -> BonusFile | None:
+    return session.execute(
+        select(BonusFile).where(BonusFile.requester_id == requester_id, BonusFile.id == file_id)
+    ).scalar_one_or_none()
+
+
+def add_bonus_file(session: Session, row: BonusFile) -> BonusFile:
+    """Inserts a new file's row, flushed: its id is set."""
+    session.add(row)
+    session.flush()
+    return row
+
+
+# --- the references a batch names (`validation.check_references`) ---------------------
+
+# Stay well below SQLite's 32,766 bound parameters per statement.
+_IN_CHUNK = 5000
+# Expanding IN parameters: one cached statement however many ids a batch has.
+_WORKERS = select(RequesterToloker.user_id).where(
+    RequesterToloker.requester_id == bindparam("requester_id"),
+    RequesterToloker.user_id.in_(bindparam("ids", expanding=True)),
+    RequesterToloker.started_count >= 1,
+)
+_OWNERS = select(Assignment.id, Assignment.user_id).where(
+    Assignment.requester_id == bindparam("requester_id"),
+    Assignment.id.in_(bindparam("ids", expanding=True)),
+)
+
+
+def started_tolokers(session: Session, requester_id: int, user_ids: Sequence[str]) -> set[str]:
+    """Those of `user_ids` who started at least one of this requester's tasks."""
+    workers: set[str] = set()
+    for part in chunks(user_ids, _IN_CHUNK):
+        workers.update(session.execute(_WORKERS, {"requester_id": requester_id, "ids": list(part)}).scalars())
+    return workers
+
+
+def assignment_owners(session: Session, requester_id: int, assignment_ids: Sequence[int]) -> dict[int, str]:
+    """assignment id -> its Toloker, for those of `assignment_ids` in this requester's pools."""
+    owners: dict[int, str] = {}
+    for part in chunks(assignment_ids, _IN_CHUNK):
+        rows = session.execute(_OWNERS, {"requester_id": requester_id, "ids": list(part)})
+        owners.update((row.id, row.user_id) for row in rows)
+    return owners
+
+
+# --- a group's members (`group_bonus.items`) --------------------------------------------
+
+
+def group_member_rows(session: Session, members: Select[str], limit: int) -> Result[Any]:
+    """`(user_id,)` rows of the members' SELECT in Toloker id order, at most `limit`, streamed."""
+    ordered = members.order_by("user_id").limit(limit)
+    # Core rows on the session's connection (no ORM row processing), fetched in pages.
+    return session.connection().execute(ordered, execution_options={"yield_per": 5000})

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
 from crowdpost.kit.money import from_micros
-from crowdpost.kit.pagination import page_before
-from crowdpost.models import LedgerEntry, Requester
+from crowdpost.models import LedgerEntry
+from crowdpost.rewards import repository
 
 PAGE_SIZE = 50
 EXPORT_PAGE = 1000
@@ -56,15 +55,6 @@ class Reconciliation:
         return self.ledger_total == self.balance
 
 
-def _filtered(requester_id: int, period: Period) -> Select[LedgerEntry]:
-    stmt = select(LedgerEntry).where(LedgerEntry.requester_id == requester_id)
-    if period.start is not None:
-        stmt = stmt.where(LedgerEntry.created >= datetime.combine(period.start, time.min))
-    if period.end is not None:
-        stmt = stmt.where(LedgerEntry.created < datetime.combine(period.end + timedelta(days=1), time.min))
-    return stmt
-
-
 def _row(entry: LedgerEntry) -> StatementRow:
     return StatementRow(
         id=entry.id,
@@ -81,31 +71,20 @@ def statement_page(
     session: Session, requester_id: int, period: Period, *, before_id: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[StatementRow], int | None]:
     """One page, newest first, and the `before_id` of the next page (None at the end)."""
-    entries, next_before = page_before(session, _filtered(requester_id, period), LedgerEntry.id, before_id, limit)
+    entries, next_before = repository.ledger_page(session, requester_id, period.start, period.end, before_id, limit)
     return [_row(entry) for entry in entries], next_before
 
 
 def reconciliation(session: Session, requester_id: int) -> Reconciliation:
-    total, count = session.execute(
-        select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0), func.count()).where(
-            LedgerEntry.requester_id == requester_id
-        )
-    ).one()
-    balance = session.execute(select(Requester.balance_micros).where(Requester.id == requester_id)).scalar_one()
-    return Reconciliation(ledger_total=from_micros(int(total)), balance=from_micros(balance), row_count=int(count))
+    total, count = repository.ledger_sum_and_count(session, requester_id)
+    balance = repository.get_balance(session, requester_id)
+    return Reconciliation(ledger_total=from_micros(total), balance=from_micros(balance), row_count=count)
 
 
 def period_totals(session: Session, requester_id: int, period: Period) -> tuple[Decimal, Decimal]:
     """(money in, money out) within the period; out is negative."""
-    filtered = _filtered(requester_id, period).subquery()
-    amount = filtered.c.amount_micros
-    money_in, money_out = session.execute(
-        select(
-            func.coalesce(func.sum(amount).filter(amount > 0), 0),
-            func.coalesce(func.sum(amount).filter(amount < 0), 0),
-        )
-    ).one()
-    return from_micros(int(money_in)), from_micros(int(money_out))
+    money_in, money_out = repository.ledger_period_totals(session, requester_id, period.start, period.end)
+    return from_micros(money_in), from_micros(money_out)
 
 
 def iter_statement(db: Database, requester_id: int, period: Period) -> Iterator[StatementRow]:

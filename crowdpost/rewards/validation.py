@@ -24,15 +24,13 @@ from decimal import Decimal
 from typing import Any
 
 import simplejson
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState, field_error
-from crowdpost.kit.bulk import chunks
 from crowdpost.kit.ids import parse_id
 from crowdpost.kit.money import decimal_places, to_micros
 from crowdpost.messaging.policy import plain_text, sanitize_html
-from crowdpost.models import Assignment, RequesterToloker
+from crowdpost.rewards import repository
 
 ItemErrors = dict[str, dict[str, Any]]
 
@@ -44,8 +42,6 @@ MAX_MESSAGE = 16384
 # A plain decimal written as a string ("1.50"); anything else in a string is junk.
 _NUMERIC_TEXT = re.compile(r"^[0-9]{1,15}(\.[0-9]{1,15})?$")
 _LANGUAGE = re.compile(r"^[A-Z]{2}(-[A-Z]{2,4})?$")
-# Stay well below SQLite's 32,766 bound parameters per statement.
-_IN_CHUNK = 5000
 
 DUPLICATE_MESSAGE = (
     "It is not allowed to apply multiple bonuses with the same amount, title, message and comment "
@@ -303,32 +299,15 @@ def check_item(
     )
 
 
-# Expanding IN parameters: one cached statement however many ids a batch has.
-_WORKERS = select(RequesterToloker.user_id).where(
-    RequesterToloker.requester_id == bindparam("requester_id"),
-    RequesterToloker.user_id.in_(bindparam("ids", expanding=True)),
-    RequesterToloker.started_count >= 1,
-)
-_OWNERS = select(Assignment.id, Assignment.user_id).where(
-    Assignment.requester_id == bindparam("requester_id"),
-    Assignment.id.in_(bindparam("ids", expanding=True)),
-)
-
-
 def check_references(session: Session, requester_id: int, drafts: Sequence[BonusDraft]) -> dict[int, ItemErrors]:
     """Errors by item index for Tolokers who never started this requester's tasks and for
     assignments that are not that Toloker's in this requester's pools. Set-based."""
     errors: dict[int, ItemErrors] = {}
     if not drafts:
         return errors
-    workers: set[str] = set()
-    for part in chunks(sorted({d.user_id for d in drafts}), _IN_CHUNK):
-        workers.update(session.execute(_WORKERS, {"requester_id": requester_id, "ids": list(part)}).scalars())
-    owners: dict[int, str] = {}
+    workers = repository.started_tolokers(session, requester_id, sorted({d.user_id for d in drafts}))
     wanted = sorted({d.assignment_id for d in drafts if d.assignment_id is not None})
-    for part in chunks(wanted, _IN_CHUNK):
-        rows = session.execute(_OWNERS, {"requester_id": requester_id, "ids": list(part)})
-        owners.update((row.id, row.user_id) for row in rows)
+    owners = repository.assignment_owners(session, requester_id, wanted)
     for draft in drafts:
         if draft.user_id not in workers:
             # Same answer for unknown Tolokers and other requesters' workers: no leak.

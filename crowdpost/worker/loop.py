@@ -22,10 +22,10 @@ import sqlite3
 import threading
 import traceback
 from datetime import timedelta
+from functools import partial
 
 import psycopg
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import or_, select, update
 
 from crowdpost.config import Settings
 from crowdpost.db import Database
@@ -33,6 +33,7 @@ from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Job
 from crowdpost.models.job import JobStatus
 from crowdpost.outbox.delivery import deliver_pending
+from crowdpost.worker import repository
 from crowdpost.worker.registry import give_up_handler_for, handler_for
 
 log = logging.getLogger("crowdpost.worker")
@@ -84,30 +85,16 @@ def worker_name() -> str:
 
 def claim_job(db: Database, name: str, lease: timedelta = DEFAULT_LEASE) -> Job | None:
     now = utcnow()
-    claimable = or_(
-        (Job.status == JobStatus.QUEUED) & (Job.run_after <= now),
-        (Job.status == JobStatus.RUNNING) & (Job.lease_until < now),
-    )
     if db.is_sqlite:
         # Look before taking SQLite's one write lock: an idle poll that took it would make
         # the API's writers wait in SQLite's busy handler, which sleeps in steps of 1 ms+.
         with db.transaction(write=False) as session:
-            if session.execute(select(Job.id).where(claimable).limit(1)).first() is None:
+            if not repository.any_claimable(session, now):
                 return None
     with db.transaction() as session:
-        stmt = select(Job).where(claimable).order_by(Job.id).limit(1)
-        if not db.is_sqlite:
-            stmt = stmt.with_for_update(skip_locked=True)
-        job = session.execute(stmt).scalar_one_or_none()
+        job = repository.claim_next(session, name, now, now + lease, skip_locked=not db.is_sqlite)
         if job is None:
             return None
-        session.execute(
-            update(Job)
-            .where(Job.id == job.id)
-            .values(status=JobStatus.RUNNING, locked_by=name, lease_until=now + lease, attempts=Job.attempts + 1)
-        )
-        session.flush()
-        session.refresh(job)
         session.expunge(job)
         return job
 
@@ -122,37 +109,32 @@ def run_job(db: Database, job: Job) -> bool:
             handler(session, dict(job.payload))
             # DONE in the handler's own transaction: one commit per job, and never a
             # handler committed with its job still RUNNING (it would run again on lease expiry).
-            session.execute(
-                update(Job).where(Job.id == job.id).values(status=JobStatus.DONE, finished=utcnow(), lease_until=None)
-            )
+            repository.mark_done(session, job.id, utcnow())
     except Exception as exc:
         log.exception("job %s (%s) failed, attempt %s", job.id, job.kind, job.attempts)
         give_up = job.attempts >= job.max_attempts or handler is None or is_permanent(exc, job.attempts)
         backoff = timedelta(seconds=min(300, 2**job.attempts))
         on_give_up = give_up_handler_for(job.kind) if give_up else None
-        outcome = (
-            update(Job)
-            .where(Job.id == job.id)
-            .values(
-                status=JobStatus.FAILED if give_up else JobStatus.QUEUED,
-                run_after=utcnow() + backoff,
-                lease_until=None,
-                last_error="".join(traceback.format_exception_only(exc))[-4000:],
-                finished=utcnow() if give_up else None,
-            )
+        outcome = partial(
+            repository.record_failure,
+            job_id=job.id,
+            status=JobStatus.FAILED if give_up else JobStatus.QUEUED,
+            run_after=utcnow() + backoff,
+            last_error="".join(traceback.format_exception_only(exc))[-4000:],
+            finished=utcnow() if give_up else None,
         )
         try:
             with db.transaction(job=True) as session:
                 if on_give_up is not None:
                     on_give_up(session, dict(job.payload), give_up_reason(exc))
-                session.execute(outcome)
+                outcome(session)
         except Exception:
             if on_give_up is None:
                 raise
             # The job is still not run again forever; what it belonged to needs a look.
             log.exception("job %s (%s): the give-up handler failed", job.id, job.kind)
             with db.transaction() as session:
-                session.execute(outcome)
+                outcome(session)
         return give_up
     return True
 

@@ -8,12 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from crowdpost.kit.timefmt import utcnow
-from crowdpost.models import Job
-from crowdpost.models.job import JobStatus
+from crowdpost.worker import repository
 
 # A handler gets a fresh session (its own transaction) and the job payload. It must be
 # idempotent: after a crash the same job runs again.
@@ -56,6 +54,4 @@ def give_up_handler_for(kind: str) -> GiveUpHandler | None:
 
 def enqueue(session: Session, kind: str, payload: dict[str, Any], run_after: datetime | None = None) -> None:
     now = utcnow()
-    session.execute(
-        insert(Job).values(kind=kind, payload=payload, status=JobStatus.QUEUED, run_after=run_after or now, created=now)
-    )
+    repository.insert_job(session, kind, payload, run_after or now, now)
