@@ -4,6 +4,10 @@
 - A domain never imports another domain's repository (it calls that domain's service).
 - Services speak no HTTP: no fastapi, starlette or web import in a domain module other
   than its endpoints (and `accounts/auth.py`, the endpoints' authentication dependency).
+- Statements run only in repositories: outside `repository` modules, no domain module (pages
+  and the CLI included) calls `execute`, `scalar(s)` or `get` on a session or connection, or
+  imports a write statement (`insert`, `update`, `delete`) from sqlalchemy. Query compilers
+  (workforce filters, messaging search) build expressions that their repository runs.
 - Nothing registers itself on import: no registering decorator anywhere, and no module runs
   a statement at import time other than definitions (the app and the worker call
   `crowdpost.wiring` at startup instead).
@@ -40,6 +44,8 @@ HTTP_MODULES = ("fastapi", "starlette", "crowdpost.web")
 # Domain modules that are HTTP glue by design, beside `endpoints`: FastAPI dependencies.
 HTTP_GLUE = frozenset({("accounts", "auth")})
 REGISTERING_DECORATORS = frozenset({"job_handler", "on_give_up", "subscribe", "log_renderer"})
+RUNS_A_STATEMENT = frozenset({"execute", "scalar", "scalars", "get", "get_one"})
+WRITE_STATEMENTS = frozenset({"insert", "update", "delete"})
 # Module-level calls that compose objects of the module itself, not a registry elsewhere.
 COMPOSING_CALLS = frozenset({"add_typer"})
 
@@ -106,7 +112,28 @@ def problems(parts: tuple[str, ...], tree: ast.Module) -> list[str]:
             found.append(f"a service imports {name}")
     if parts != ("__main__",):
         found.extend(import_time_registrations(tree))
+    if (parts[0] in DOMAINS or parts == ("cli",)) and not holds_sql(parts):
+        found.extend(statements_run(tree))
     return found
+
+
+def holds_sql(parts: tuple[str, ...]) -> bool:
+    """A repository module (`repository.py`, `toloker_repository.py`, `repository/...`)."""
+    return any(part.endswith("repository") for part in parts)
+
+
+def statements_run(tree: ast.Module) -> Iterator[str]:
+    """Where a module runs a statement on a session or connection, or imports a write statement."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in RUNS_A_STATEMENT:
+            receiver = node.func.value
+            name = receiver.id if isinstance(receiver, ast.Name) else getattr(receiver, "attr", "")
+            if "session" in name or "connection" in name:
+                yield f"line {node.lineno}: runs a statement ({ast.unparse(node.func)}) outside a repository"
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+            writes = sorted(alias.name for alias in node.names if alias.name in WRITE_STATEMENTS)
+            if writes:
+                yield f"line {node.lineno}: imports {', '.join(writes)} outside a repository"
 
 
 def violations() -> list[str]:
@@ -150,6 +177,11 @@ def test_the_package_keeps_the_import_rules() -> None:
         ("from ..outbox import repository\n", ("email", "service"), "another domain's repository"),
         ("@job_handler('X')\ndef run(): ...\n", ("rewards", "runner"), "@job_handler registers run"),
         ("register(handler)\n", ("worker", "loop"), "a call runs at import time"),
+        ("def f(session):\n    session.execute(s)\n", ("rewards", "ledger"), "runs a statement"),
+        ("def f(db):\n    db.connection.execute(s)\n", ("worker", "loop"), "runs a statement"),
+        ("def f(session):\n    return session.get(Job, 1)\n", ("cli",), "runs a statement"),
+        ("def f(self):\n    self.session.scalars(s)\n", ("web", "requester", "messages"), "runs a statement"),
+        ("from sqlalchemy import update\n", ("email", "links"), "imports update outside a repository"),
     ],
 )
 def test_each_rule_catches_its_breach(source: str, parts: tuple[str, ...], expected: str) -> None:
@@ -161,3 +193,9 @@ def test_each_rule_catches_its_breach(source: str, parts: tuple[str, ...], expec
 def test_webhooks_is_not_read_as_web() -> None:
     """A package whose name starts like an HTTP module's is not that module."""
     assert problems(("webhooks", "service"), ast.parse("from crowdpost.webhooks import repository\n")) == []
+
+
+def test_repositories_may_run_statements() -> None:
+    source = "from sqlalchemy import insert\ndef f(session):\n    session.execute(insert(T))\n"
+    for parts in [("rewards", "repository"), ("workforce", "repository", "pools"), ("accounts", "toloker_repository")]:
+        assert problems(parts, ast.parse(source)) == [], parts
