@@ -118,7 +118,9 @@ def open_compose(page: Page, server_url: str, who: WebRequester) -> None:
 
 
 def settled(page: Page) -> None:
-    """No preview on its way and no fade-in running (axe would measure a half-faded colour)."""
+    """No preview on its way or due (a typed field asks for one 500 ms after the last key) and
+    no fade running: axe would measure the half-faded colours of a preview in flight."""
+    page.wait_for_timeout(700)
     expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
     page.evaluate("Promise.all(document.getAnimations().map(animation => animation.finished))")
 
