@@ -421,14 +421,20 @@ def reference_total(session: Session, requester_id: int, reference: str) -> int:
 # --- the balance statement (`statement`) -----------------------------------------------
 
 
+def _within_days(stmt: Select[Any], created: Any, start: date | None, end: date | None) -> Select[Any]:
+    """`stmt`'s rows `created` on whole UTC days from `start` to `end` (inclusive; either open)."""
+    if start is not None:
+        stmt = stmt.where(created >= datetime.combine(start, time.min))
+    if end is not None:
+        stmt = stmt.where(created < datetime.combine(end + timedelta(days=1), time.min))
+    return stmt
+
+
 def _ledger_rows(requester_id: int, start: date | None, end: date | None) -> Select[LedgerEntry]:
     """The requester's ledger rows of whole UTC days from `start` to `end` (inclusive; either open)."""
-    stmt = select(LedgerEntry).where(LedgerEntry.requester_id == requester_id)
-    if start is not None:
-        stmt = stmt.where(LedgerEntry.created >= datetime.combine(start, time.min))
-    if end is not None:
-        stmt = stmt.where(LedgerEntry.created < datetime.combine(end + timedelta(days=1), time.min))
-    return stmt
+    return _within_days(
+        select(LedgerEntry).where(LedgerEntry.requester_id == requester_id), LedgerEntry.created, start, end
+    )
 
 
 def ledger_page(
@@ -472,11 +478,7 @@ def _bonus_rows(
         stmt = stmt.where(Bonus.user_id == user_id)
     if assignment_id is not None:
         stmt = stmt.where(Bonus.assignment_id == assignment_id)
-    if start is not None:
-        stmt = stmt.where(Bonus.created >= datetime.combine(start, time.min))
-    if end is not None:
-        stmt = stmt.where(Bonus.created < datetime.combine(end + timedelta(days=1), time.min))
-    return stmt
+    return _within_days(stmt, Bonus.created, start, end)
 
 
 def bonus_history_page(
