@@ -32,7 +32,9 @@ def get_requester(session: Session, public_id: str) -> Requester:
     return found
 
 
-def ledger_page(session: Session, requester_id: int, before_id: int | None, limit: int) -> list[LedgerEntry]:
+def ledger_page(
+    session: Session, requester_id: int, before_id: int | None, limit: int
+) -> tuple[list[LedgerEntry], int | None]:
     return repository.ledger_page(session, requester_id, before_id, limit)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Row, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from crowdpost.kit.pagination import page_before
 from crowdpost.models import ApiToken, LedgerEntry, Requester, SignInFailure, Toloker, TolokerWebSession, WebSession
 
 # Every request runs it: built once, with the hash bound.
@@ -265,9 +266,10 @@ def requesters_by_email(session: Session, email: str, limit: int) -> list[Reques
     return list(session.execute(stmt).scalars())
 
 
-def ledger_page(session: Session, requester_id: int, before_id: int | None, limit: int) -> list[LedgerEntry]:
-    """Newest first, `limit` rows older than `before_id` (ix_ledger_entries_requester_id_id)."""
+def ledger_page(
+    session: Session, requester_id: int, before_id: int | None, limit: int
+) -> tuple[list[LedgerEntry], int | None]:
+    """Newest first, `limit` rows older than `before_id` (ix_ledger_entries_requester_id_id),
+    and the `before_id` of the next page (None at the end)."""
     stmt = select(LedgerEntry).where(LedgerEntry.requester_id == requester_id)
-    if before_id is not None:
-        stmt = stmt.where(LedgerEntry.id < before_id)
-    return list(session.execute(stmt.order_by(LedgerEntry.id.desc()).limit(limit)).scalars())
+    return page_before(session, stmt, LedgerEntry.id, before_id, limit)

@@ -17,7 +17,7 @@ from crowdpost.accounts import lookup
 from crowdpost.accounts import service as accounts
 from crowdpost.db import get_db
 from crowdpost.errors import ApiError
-from crowdpost.kit.ids import format_id, parse_id
+from crowdpost.kit.ids import format_id, format_optional_id, parse_id
 from crowdpost.kit.language_choice import text_in
 from crowdpost.kit.money import from_micros
 from crowdpost.web.admin.operator_session import OperatorDep, OperatorFormDep
@@ -54,7 +54,7 @@ def _requester_page(
     before_id = parse_id(before) if before else None
     with get_db(request).transaction(write=False) as session:
         requester = lookup.get_requester(session, public_id)
-        rows = lookup.ledger_page(session, requester.id, before_id, LEDGER_PAGE + 1)
+        rows, older = lookup.ledger_page(session, requester.id, before_id, LEDGER_PAGE)
         ledger = [
             {
                 "id": format_id(e.id),
@@ -65,7 +65,7 @@ def _requester_page(
                 "description": e.description or "",
                 "created": e.created,
             }
-            for e in rows[:LEDGER_PAGE]
+            for e in rows
         ]
         shown = {
             "id": format_id(requester.id),
@@ -79,7 +79,7 @@ def _requester_page(
         "csrf_token": operator.csrf_token,
         "requester": shown,
         "ledger": ledger,
-        "older": ledger[-1]["id"] if len(rows) > LEDGER_PAGE else None,
+        "older": format_optional_id(older),
         "paged": before_id is not None,
         "amount": "",
         "description": "",
