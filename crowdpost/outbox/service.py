@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from crowdpost.errors import ConflictState, DoesNotExist, ValidationFailed, field_error
+from crowdpost.kit.pagination import page
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models.outbox import FAILED, STATUSES, OutboxItem
 from crowdpost.outbox import repository
@@ -45,8 +46,11 @@ def list_rows(session: Session, *, status: str | None, channel: str | None, id_g
             )
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed({"limit": field_error("VALUE_OUT_OF_RANGE", f"limit must be 1 to {MAX_LIMIT}")})
-    rows = repository.list_items(session, status=wanted, channel=channel, id_gt=id_gt, limit=limit + 1)
-    return Page(rows[:limit], len(rows) > limit)
+    # The operator's API pages by the outbox's own integer ids (`id_gt`), not by public ids.
+    rows, has_more = page(
+        repository.list_items(session, status=wanted, channel=channel, id_gt=id_gt, limit=limit + 1), limit
+    )
+    return Page(rows, has_more)
 
 
 def do_retry(session: Session, row_id: int) -> OutboxItem:
