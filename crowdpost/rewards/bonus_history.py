@@ -7,25 +7,16 @@ export walks any number of bonuses in pages of `EXPORT_PAGE` in bounded memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
 
 from sqlalchemy.orm import Session
 
 from crowdpost.db import Database
 from crowdpost.models import Bonus
 from crowdpost.rewards import repository
+from crowdpost.rewards.repository import BonusQuery as BonusQuery
 
 PAGE_SIZE = 50
 EXPORT_PAGE = 1000
-
-
-@dataclass(frozen=True)
-class BonusQuery:
-    user_id: str | None = None
-    assignment_id: int | None = None
-    start: date | None = None
-    end: date | None = None  # inclusive, whole UTC days
 
 
 def one_bonus(session: Session, requester_id: int, public_id: str) -> Bonus | None:
@@ -37,16 +28,7 @@ def bonus_page(
     session: Session, requester_id: int, query: BonusQuery, *, before_id: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[Bonus], int | None]:
     """Newest first, and the `before_id` of the next page (None at the end)."""
-    return repository.bonus_history_page(
-        session,
-        requester_id,
-        user_id=query.user_id,
-        assignment_id=query.assignment_id,
-        start=query.start,
-        end=query.end,
-        before_id=before_id,
-        limit=limit,
-    )
+    return repository.bonus_history_page(session, requester_id, query, before_id, limit)
 
 
 def iter_bonuses(db: Database, requester_id: int, query: BonusQuery) -> Iterator[Bonus]:

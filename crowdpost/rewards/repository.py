@@ -470,31 +470,27 @@ def ledger_period_totals(session: Session, requester_id: int, start: date | None
 # --- past bonuses for the Rewards page (`bonus_history`) -------------------------------
 
 
-def _bonus_rows(
-    requester_id: int, user_id: str | None, assignment_id: int | None, start: date | None, end: date | None
-) -> Select[Bonus]:
-    stmt = select(Bonus).where(Bonus.requester_id == requester_id)
-    if user_id:
-        stmt = stmt.where(Bonus.user_id == user_id)
-    if assignment_id is not None:
-        stmt = stmt.where(Bonus.assignment_id == assignment_id)
-    return _within_days(stmt, Bonus.created, start, end)
+@dataclass(frozen=True)
+class BonusQuery:
+    """The Rewards page's filters of past bonuses."""
+
+    user_id: str | None = None
+    assignment_id: int | None = None
+    start: date | None = None
+    end: date | None = None  # inclusive, whole UTC days
 
 
 def bonus_history_page(
-    session: Session,
-    requester_id: int,
-    *,
-    user_id: str | None,
-    assignment_id: int | None,
-    start: date | None,
-    end: date | None,
-    before_id: int | None,
-    limit: int,
+    session: Session, requester_id: int, query: BonusQuery, before_id: int | None, limit: int
 ) -> tuple[list[Bonus], int | None]:
-    """The requester's bonuses (those filters; `end` inclusive, whole UTC days), newest first,
-    and the `before_id` of the next page (None at the end)."""
-    stmt = _bonus_rows(requester_id, user_id, assignment_id, start, end)
+    """The requester's bonuses that `query` selects, newest first, and the `before_id` of the
+    next page (None at the end)."""
+    stmt = select(Bonus).where(Bonus.requester_id == requester_id)
+    if query.user_id:
+        stmt = stmt.where(Bonus.user_id == query.user_id)
+    if query.assignment_id is not None:
+        stmt = stmt.where(Bonus.assignment_id == query.assignment_id)
+    stmt = _within_days(stmt, Bonus.created, query.start, query.end)
     return page_before(session, stmt, Bonus.id, before_id, limit)
 
 
