@@ -21,14 +21,12 @@ appears once, because the query is driven by `requester_tolokers`, whose key is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, String, case, false, func, literal, null, select, text, union_all
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.selectable import Exists, Join
+from sqlalchemy.sql.selectable import Exists
 
+from crowdpost.kit.ordered_join import OrderedJoin
 from crowdpost.models import Assignment, RequesterToloker, Toloker, UserRestriction
 from crowdpost.workforce.filters import UserIdColumn, compile_filter, parse_filter, uses_profile
 from crowdpost.workforce.repository.restrictions import active_bans
@@ -36,33 +34,6 @@ from crowdpost.workforce.schemas import AudienceRequest
 
 # A requester with more Tolokers than this gets the "scan tolokers" plan on SQLite.
 LARGE_AUDIENCE = 20_000
-
-
-class _OrderedJoin(Join):
-    """An inner join whose left side is the outer loop on SQLite (`CROSS JOIN` is SQLite's
-    documented way to fix the loop order); a plain JOIN elsewhere.
-
-    SQLite cannot tell how selective profile conditions are, so the audience query picks
-    the order itself (see `_candidates`): for a requester with many Tolokers it reads
-    `tolokers` once and probes `requester_tolokers` only for rows that passed the column
-    conditions, bounding the cost by one table scan; for a requester with few it walks
-    their Tolokers and looks each profile up by key. PostgreSQL plans either itself."""
-
-    inherit_cache = True
-
-
-@compiles(_OrderedJoin)
-def _join_default(join: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
-    return str(compiler.visit_join(join, **kw))  # type: ignore[no-untyped-call]
-
-
-@compiles(_OrderedJoin, "sqlite")
-def _join_sqlite(join: _OrderedJoin, compiler: SQLCompiler, **kw: Any) -> str:
-    assert join.onclause is not None
-    kw["asfrom"] = True
-    left = join.left._compiler_dispatch(compiler, **kw)
-    right = join.right._compiler_dispatch(compiler, **kw)
-    return f"{left} CROSS JOIN {right} ON {join.onclause._compiler_dispatch(compiler, **kw)}"
 
 
 def is_banned(requester_id: int, user_id: InstrumentedAttribute[str] | ColumnElement[str]) -> Exists:
@@ -143,11 +114,16 @@ def _filtered(
     worked = RequesterToloker
     key: UserIdColumn = worked.user_id
     if uses_profile(node):
+        # The join order is ours on SQLite (`OrderedJoin`): it cannot tell how selective profile
+        # conditions are. For a requester with many Tolokers the query reads `tolokers` once and
+        # probes `requester_tolokers` only for rows that passed the column conditions, bounding
+        # the cost by one table scan; for a requester with few it walks their Tolokers and looks
+        # each profile up by key. PostgreSQL plans either itself.
         on = (worked.requester_id == req.requester_id) & (worked.user_id == Toloker.id)
         if large:  # scan tolokers; sub-selects correlate with it, so SQLite runs them before the probe
-            stmt, key = stmt.select_from(_OrderedJoin(Toloker.__table__, worked.__table__, on)), Toloker.id
+            stmt, key = stmt.select_from(OrderedJoin(Toloker.__table__, worked.__table__, on)), Toloker.id
         else:
-            stmt = stmt.select_from(_OrderedJoin(worked.__table__, Toloker.__table__, on))
+            stmt = stmt.select_from(OrderedJoin(worked.__table__, Toloker.__table__, on))
     compiled = compile_filter(node, requester_id=req.requester_id, user_id=key, skills_joined=skills_joined)
     for row, joined_on in compiled.outer_joins:
         stmt = stmt.outerjoin(row, joined_on)
