@@ -11,15 +11,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from crowdpost.email import repository
+from crowdpost.email import repository, views
 from crowdpost.email.addresses import normalize_address
 from crowdpost.email.links import UnsubscribeLink, VerifyLink
 from crowdpost.email.schemas import (
-    EventSwitchView,
-    RequesterEventsView,
     RequesterSettingsPatch,
     RequesterSettingsView,
-    TolokerEventsView,
     TolokerSettingsPatch,
     TolokerSettingsView,
 )
@@ -30,22 +27,11 @@ EMAIL = "email"
 VERIFY_EMAIL = "VERIFY_EMAIL"
 
 
-def _requester_view(row: Any) -> RequesterSettingsView:
-    return RequesterSettingsView(
-        email=row.email,
-        email_verified=bool(row.email_verified),
-        events=RequesterEventsView(
-            NEW_MESSAGE=EventSwitchView(email=bool(row.email_new_message)),
-            OPERATION_FINISHED=EventSwitchView(email=bool(row.email_operation_finished)),
-        ),
-    )
-
-
 def get_requester_settings(session: Session, requester_id: int) -> RequesterSettingsView:
     row = repository.requester_settings(session, requester_id)
     if row is None:
         raise DoesNotExist()
-    return _requester_view(row)
+    return views.requester_settings_view(row)
 
 
 def check_address(raw: str, field: str = "email") -> str:
@@ -117,9 +103,7 @@ def get_toloker_settings(session: Session, toloker_id: str) -> TolokerSettingsVi
     row = repository.toloker_settings(session, toloker_id)
     if row is None:
         raise DoesNotExist()
-    return TolokerSettingsView(
-        email=row.email, events=TolokerEventsView(NEW_MESSAGE=EventSwitchView(email=bool(row.email_new_message)))
-    )
+    return views.toloker_settings_view(row)
 
 
 def do_patch_toloker_settings(session: Session, toloker_id: str, patch: TolokerSettingsPatch) -> TolokerSettingsView:

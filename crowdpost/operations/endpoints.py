@@ -13,7 +13,7 @@ from crowdpost.db import Database, SessionDep, get_db
 from crowdpost.kit.jsonwire import WireJSONResponse, dumps, wire
 from crowdpost.kit.pagination import PagingDep, TimeRanges, list_answer, time_ranges
 from crowdpost.kit.routing import WireRoute
-from crowdpost.operations import service
+from crowdpost.operations import service, views
 from crowdpost.operations.schemas import OperationLogEntry, OperationPage, OperationView
 
 router = APIRouter(route_class=WireRoute, tags=["operations"])
@@ -37,12 +37,12 @@ def find_operations(
     params: PagingDep,
 ) -> WireJSONResponse:
     rows, has_more = service.list_operations(session, caller.requester_id, filters, params)
-    return wire(list_answer(rows, has_more, service.operation_view))
+    return wire(list_answer(rows, has_more, views.operation_view))
 
 
 @router.get("/operations/{operation_id}", response_model=OperationView, summary="Get operation by ID")
 def get_operation(caller: RequesterDep, session: SessionDep, operation_id: str) -> WireJSONResponse:
-    return wire(service.operation_view(service.get_operation(session, caller.requester_id, operation_id)))
+    return wire(views.operation_view(service.get_operation(session, caller.requester_id, operation_id)))
 
 
 @router.get(

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed, field_error
 from crowdpost.events import OperationFinished, publish
 from crowdpost.kit.pagination import ListParams
-from crowdpost.kit.schemas import with_set
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.models import Operation
 from crowdpost.operations import repository
 from crowdpost.operations.repository import OperationFilters as OperationFilters
+from crowdpost.operations.views import operation_view as operation_view
 
 PENDING, RUNNING, SUCCESS, FAIL = "PENDING", "RUNNING", "SUCCESS", "FAIL"
 TERMINAL = frozenset({SUCCESS, FAIL})
@@ -158,20 +158,6 @@ def list_operations(
     session: Session, requester_id: int, filters: OperationFilters, params: ListParams
 ) -> tuple[list[Operation], bool]:
     return repository.list_operations(session, requester_id, filters, params)
-
-
-def operation_view(operation: Operation) -> dict[str, Any]:
-    """Toloka's Operation JSON; `type` is always present (toloka-kit picks the class by it)."""
-    view: dict[str, Any] = {
-        "id": operation.public_id,
-        "type": operation.type,
-        "status": operation.status,
-        "submitted": operation.submitted,
-        "progress": operation.progress,
-        "parameters": operation.parameters,
-        "details": operation.details,
-    }
-    return with_set(view, started=operation.started, finished=operation.finished)
 
 
 def operation_log(session: Session, operation: Operation) -> Iterator[dict[str, Any]]:
