@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from crowdpost.email import repository
+from crowdpost.models import RequesterThread, TolokerThread
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,9 @@ def load(session: Session, wanted: Wanted) -> Facts:
     facts.requesters = _requesters(session, requester_ids)
     facts.tolokers = _tolokers(session, wanted.user_ids)
     if thread_ids and wanted.requester_ids:
-        facts.requester_threads = repository.requester_thread_pairs(session, wanted.requester_ids, thread_ids)
+        facts.requester_threads = repository.thread_pairs(session, RequesterThread, wanted.requester_ids, thread_ids)
     if thread_ids and wanted.user_ids:
-        facts.toloker_threads = repository.toloker_thread_pairs(session, wanted.user_ids, thread_ids)
+        facts.toloker_threads = repository.thread_pairs(session, TolokerThread, wanted.user_ids, thread_ids)
     facts.operations = _operations(session, wanted.operations)
     return facts
 

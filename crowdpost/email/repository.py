@@ -221,24 +221,17 @@ def tolokers_to_render(session: Session, ids: Collection[str]) -> Rows:
     ).all()
 
 
-def requester_thread_pairs(
-    session: Session, requester_ids: Collection[int], thread_ids: Collection[int]
-) -> set[tuple[int, int]]:
-    """The (requester_id, thread_id) pairs among these that exist."""
-    stmt = select(RequesterThread.requester_id, RequesterThread.thread_id).where(
-        RequesterThread.requester_id.in_(requester_ids), RequesterThread.thread_id.in_(thread_ids)
-    )
-    return {(r, t) for r, t in session.execute(stmt)}
-
-
-def toloker_thread_pairs(
-    session: Session, user_ids: Collection[str], thread_ids: Collection[int]
-) -> set[tuple[str, int]]:
-    """The (user_id, thread_id) pairs among these that exist."""
-    stmt = select(TolokerThread.user_id, TolokerThread.thread_id).where(
-        TolokerThread.user_id.in_(user_ids), TolokerThread.thread_id.in_(thread_ids)
-    )
-    return {(u, t) for u, t in session.execute(stmt)}
+def thread_pairs(
+    session: Session,
+    state: type[RequesterThread] | type[TolokerThread],
+    owners: Collection[Any],
+    thread_ids: Collection[int],
+) -> set[tuple[Any, int]]:
+    """The (owner, thread_id) pairs among these that exist in one side's thread rows (`state`:
+    RequesterThread, owned by `requester_id`, or TolokerThread, by `user_id`)."""
+    owner = state.requester_id if state is RequesterThread else TolokerThread.user_id
+    stmt = select(owner, state.thread_id).where(owner.in_(owners), state.thread_id.in_(thread_ids))
+    return {(o, t) for o, t in session.execute(stmt)}
 
 
 def operations_to_render(session: Session, keys: Collection[tuple[int, str]]) -> Rows:
