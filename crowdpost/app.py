@@ -16,7 +16,7 @@ from crowdpost.config import Settings, get_settings
 from crowdpost.db import Database
 from crowdpost.error_responses import install_error_handlers
 from crowdpost.errors import ApiError
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.logs import configure_logging
 from crowdpost.middleware import RequestContextMiddleware
 from crowdpost.outbox import metrics as outbox_metrics

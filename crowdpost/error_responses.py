@@ -25,8 +25,8 @@ from crowdpost.errors import (
     field_error,
     pydantic_field_errors,
 )
-from crowdpost.kit.jsonwire import WireJSONResponse
 from crowdpost.kit.timefmt import DateOutOfRange
+from crowdpost.kit.wire_response import WireJSONResponse
 
 log = logging.getLogger("crowdpost.errors")
 

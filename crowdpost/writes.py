@@ -28,11 +28,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+import anyio.to_thread
 from prometheus_client import Histogram
 from sqlalchemy import Engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 Work = Callable[[Session], T]
@@ -64,7 +64,7 @@ class PooledWrites:
         self._transaction = transaction  # Database.transaction
 
     async def run(self, work: Work[T]) -> T:
-        return await run_in_threadpool(self._run_now, work)
+        return await anyio.to_thread.run_sync(self._run_now, work)
 
     def _run_now(self, work: Work[T]) -> T:
         with self._transaction() as session:

@@ -4,6 +4,8 @@
 - A domain never imports another domain's repository (it calls that domain's service).
 - Services speak no HTTP: no fastapi, starlette or web import in a domain module other
   than its endpoints (and `accounts/auth.py`, the endpoints' authentication dependency).
+  That holds for what a module loads, too: importing any module outside the HTTP side
+  (`HTTP_SIDE`) loads neither fastapi nor starlette, whatever it imports on the way.
 - Statements run only in repositories: outside `repository` modules, no domain module (pages
   and the CLI included) calls `execute`, `scalar(s)` or `get` on a session or connection, or
   imports a write statement (`insert`, `update`, `delete`) from sqlalchemy. Query compilers
@@ -19,6 +21,10 @@ as the absolute names they stand for.
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +49,22 @@ DOMAINS = frozenset(
 HTTP_MODULES = ("fastapi", "starlette", "crowdpost.web")
 # Domain modules that are HTTP glue by design, beside `endpoints`: FastAPI dependencies.
 HTTP_GLUE = frozenset({("accounts", "auth")})
+# Modules that may load fastapi or starlette (besides every `endpoints` package and `web/`):
+# the app, its middleware and error bodies, and the dependencies endpoints and pages declare.
+HTTP_SIDE = frozenset(
+    {
+        ("__main__",),
+        ("app",),
+        ("api",),
+        ("middleware",),
+        ("error_responses",),
+        ("dependencies",),
+        ("accounts", "auth"),
+        ("kit", "routing"),
+        ("kit", "list_query"),
+        ("kit", "wire_response"),
+    }
+)
 REGISTERING_DECORATORS = frozenset({"job_handler", "on_give_up", "subscribe", "log_renderer"})
 RUNS_A_STATEMENT = frozenset({"execute", "scalar", "scalars", "get", "get_one"})
 WRITE_STATEMENTS = frozenset({"insert", "update", "delete"})
@@ -199,3 +221,64 @@ def test_repositories_may_run_statements() -> None:
     source = "from sqlalchemy import insert\ndef f(session):\n    session.execute(insert(T))\n"
     for parts in [("rewards", "repository"), ("workforce", "repository", "pools"), ("accounts", "toloker_repository")]:
         assert problems(parts, ast.parse(source)) == [], parts
+
+
+# Run in a fresh interpreter: refuses every fastapi/starlette import, imports each module
+# named, and answers {module: the crowdpost files on the import path that reached one}.
+_LOADS_NO_HTTP = """
+import importlib, json, sys, traceback
+
+class RefuseHttp:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("fastapi", "starlette"):
+            raise ImportError(name + " is HTTP")
+        return None
+
+sys.meta_path.insert(0, RefuseHttp())
+reached = {}
+for module in sys.argv[1:]:
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        frames = traceback.extract_tb(error.__traceback__)
+        reached[module] = [f.filename.rsplit("crowdpost/", 1)[-1] for f in frames if "/crowdpost/" in f.filename]
+print(json.dumps(reached))
+"""
+
+
+def loads_http(names: list[str], also_on_path: Path | None = None) -> dict[str, list[str]]:
+    root = PACKAGE.parent
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in (root, also_on_path) if p))
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADS_NO_HTTP, *names], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    answer: dict[str, list[str]] = json.loads(done.stdout)
+    return answer
+
+
+def outside_http_side() -> list[str]:
+    names = []
+    for _path, parts, _tree in modules():
+        if "endpoints" in parts or parts[0] == "web" or parts[:2] in HTTP_SIDE or parts[-1] == "__init__":
+            continue
+        names.append(".".join(("crowdpost", *parts)))
+    return names
+
+
+def test_nothing_outside_the_http_side_loads_fastapi() -> None:
+    """Services, repositories, kit, config and db can run in a worker or a script without the
+    web framework: not one of them loads it, directly or through what it imports."""
+    names = outside_http_side()
+    assert "crowdpost.rewards.service" in names
+    assert "crowdpost.db" in names
+    assert loads_http(names) == {}
+
+
+def test_the_http_check_sees_an_indirect_import(tmp_path: Path) -> None:
+    """The check can fail: a module that imports no fastapi itself but reaches it through
+    another module is caught, with the path it took."""
+    (tmp_path / "reaches_http.py").write_text("from crowdpost.config import Settings\nimport crowdpost.dependencies\n")
+    reached = loads_http(["reaches_http", "crowdpost.kit.money"], also_on_path=tmp_path)
+    assert list(reached) == ["reaches_http"]
+    assert reached["reaches_http"][-1] == "dependencies.py"

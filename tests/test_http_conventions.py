@@ -12,7 +12,8 @@ from fastapi import Depends
 from crowdpost.app import create_app
 from crowdpost.config import Settings
 from crowdpost.db import Database
-from crowdpost.kit.pagination import ListParams, list_params
+from crowdpost.kit.list_query import list_params
+from crowdpost.kit.pagination import ListParams
 from tests.fixtures.factories import ADMIN_TOKEN
 from tests.fixtures.live_server import serve_in_thread
 

@@ -16,8 +16,9 @@ from sqlalchemy.orm import Session
 from crowdpost.accounts import repository
 from crowdpost.accounts.exposure import is_well_known
 from crowdpost.accounts.tokens import hash_token, parse_authorization
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import Database, SessionDep
+from crowdpost.config import Settings
+from crowdpost.db import Database
+from crowdpost.dependencies import SessionDep, SettingsDep
 from crowdpost.errors import AccessDenied, AuthenticationFailed
 from crowdpost.kit.ids import format_id
 

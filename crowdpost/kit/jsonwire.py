@@ -13,7 +13,6 @@ from typing import Any
 
 import simplejson
 from pydantic import BaseModel
-from starlette.responses import JSONResponse
 
 from crowdpost.kit.timefmt import format_datetime
 
@@ -65,15 +64,3 @@ def dumps(content: Any) -> bytes:
         separators=(",", ":"),
         allow_nan=False,
     ).encode("utf-8")
-
-
-class WireJSONResponse(JSONResponse):
-    """Renders models and dicts with exact decimals and Toloka datetimes."""
-
-    def render(self, content: Any) -> bytes:
-        return dumps(content)
-
-
-def wire(content: Any, status_code: int = 200) -> WireJSONResponse:
-    """The response for a handler: a model (None fields dropped), a list or a dict."""
-    return WireJSONResponse(content, status_code=status_code)

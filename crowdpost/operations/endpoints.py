@@ -9,10 +9,13 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import StreamingResponse
 
 from crowdpost.accounts.auth import RequesterDep
-from crowdpost.db import Database, SessionDep, get_db
-from crowdpost.kit.jsonwire import WireJSONResponse, dumps, wire
-from crowdpost.kit.pagination import PagingDep, TimeRanges, list_answer, time_ranges
+from crowdpost.db import Database
+from crowdpost.dependencies import SessionDep, get_db
+from crowdpost.kit.jsonwire import dumps
+from crowdpost.kit.list_query import PagingDep, time_ranges
+from crowdpost.kit.pagination import TimeRanges, list_answer
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.operations import service, views
 from crowdpost.operations.schemas import OperationLogEntry, OperationPage, OperationView
 

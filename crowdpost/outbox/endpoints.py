@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Path, Query
 
 from crowdpost.accounts.auth import OperatorDep
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.dependencies import SessionDep
 from crowdpost.kit.pagination import list_answer
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.outbox import service, views
 from crowdpost.outbox.schemas import OutboxPage, OutboxRowView
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from crowdpost.db import Database, get_db
+from crowdpost.db import Database
+from crowdpost.dependencies import get_db
 from crowdpost.email import service
 from crowdpost.email.links import BadLink, check_unsubscribe, check_verify, link_secret
 from crowdpost.web.templating import render

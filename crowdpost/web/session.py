@@ -21,8 +21,8 @@ from fastapi import Depends, Request
 
 from crowdpost.accounts import service as accounts
 from crowdpost.accounts.web_sessions import WebSession, authenticate_web
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import get_db
+from crowdpost.config import Settings
+from crowdpost.dependencies import SettingsDep, get_db
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.language_choice import text_in
 from crowdpost.kit.money import from_micros

@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from crowdpost.accounts.web_sessions import SignInResult
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import Database, SessionDep, get_db
+from crowdpost.config import Settings
+from crowdpost.db import Database
+from crowdpost.dependencies import SessionDep, SettingsDep, get_db
 from crowdpost.web.form_token import check_form_token, form_token, remember_form_token
 from crowdpost.web.session import cookie_options
 from crowdpost.web.templating import render

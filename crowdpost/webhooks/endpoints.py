@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Body, Response
 
 from crowdpost.accounts.auth import RequesterDep
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep, list_answer
+from crowdpost.dependencies import SessionDep, SettingsDep
+from crowdpost.kit.list_query import PagingDep
+from crowdpost.kit.pagination import list_answer
 from crowdpost.kit.routing import WireRoute, json_body
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.webhooks import service
 from crowdpost.webhooks.schemas import (
     DeliveryPage,

@@ -19,11 +19,10 @@ from crowdpost.accounts.schemas import (
     TokenRevoke,
     TokenRevoked,
 )
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep, SettingsDep
 from crowdpost.errors import ValidationFailed, field_error
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 
 router = APIRouter(route_class=WireRoute, tags=["admin: accounts"])
 

@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from crowdpost.accounts import service, views
 from crowdpost.accounts.auth import RequesterDep
 from crowdpost.accounts.schemas import RequesterView
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.dependencies import SessionDep
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 
 router = APIRouter(route_class=WireRoute, tags=["requester"])
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crowdpost.accounts.auth import RequesterDep
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep
 from crowdpost.email import service
 from crowdpost.email.schemas import RequesterSettingsPatch, RequesterSettingsView
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 
 router = APIRouter(route_class=WireRoute, tags=["notification-settings"])
 

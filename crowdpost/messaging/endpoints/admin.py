@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crowdpost.accounts.auth import OperatorDep
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
+from crowdpost.dependencies import SessionDep
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.messaging import platform
 from crowdpost.messaging.schemas import PlatformMessageForm
 

@@ -14,11 +14,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 
 from crowdpost.accounts.auth import RequesterDep
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep, query_flag, read_only
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep
+from crowdpost.dependencies import SessionDep, SettingsDep, query_flag, read_only
+from crowdpost.kit.list_query import PagingDep
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.messaging import folders, service
 from crowdpost.messaging.endpoints.filters import FolderNeParam, FolderParam, folder_filters
 from crowdpost.messaging.repository import Participant, RecipientFilters, ThreadFilters

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 
 from crowdpost.accounts.auth import TolokerDep
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep
+from crowdpost.dependencies import SessionDep
+from crowdpost.kit.list_query import PagingDep
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.messaging import folders, toloker_service
 from crowdpost.messaging.endpoints.filters import folder_filters
 from crowdpost.messaging.repository import Participant, ThreadFilters

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from sqlalchemy.orm import Session
 
 from crowdpost.accounts.auth import RequesterDep, as_requester, identify
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep, get_db
+from crowdpost.dependencies import SessionDep, SettingsDep, get_db
 from crowdpost.errors import DoesNotExist
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep, list_answer
+from crowdpost.kit.list_query import PagingDep
+from crowdpost.kit.pagination import list_answer
 from crowdpost.kit.routing import WireRoute, json_body
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.operations.schemas import OperationView
 from crowdpost.operations.service import operation_view
 from crowdpost.rewards import repository, service

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from crowdpost.accounts.auth import TolokerDep
-from crowdpost.db import SessionDep
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep
+from crowdpost.dependencies import SessionDep
+from crowdpost.kit.list_query import PagingDep
 from crowdpost.kit.routing import WireRoute
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.rewards import repository
 from crowdpost.rewards.schemas import TolokerBonusPage
 from crowdpost.rewards.views import toloker_bonus_view

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Query, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from crowdpost.db import get_db
+from crowdpost.dependencies import get_db
 from crowdpost.errors import ApiError, ValidationFailed
 from crowdpost.kit.ids import format_id, format_optional_id, parse_id
 from crowdpost.kit.language_choice import text_in

@@ -19,7 +19,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from crowdpost.config import Settings, SettingsDep
+from crowdpost.config import Settings
+from crowdpost.dependencies import SettingsDep
 from crowdpost.web.session import SignInRequired, csrf_checked
 from crowdpost.web.session import cookie_options as page_cookie_options
 

@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 
 from crowdpost.accounts import lookup
 from crowdpost.accounts import service as accounts
-from crowdpost.db import get_db
+from crowdpost.dependencies import get_db
 from crowdpost.errors import ApiError
 from crowdpost.kit.ids import format_id, format_optional_id, parse_id
 from crowdpost.kit.language_choice import text_in

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from crowdpost.accounts import web_sessions
-from crowdpost.config import SettingsDep
-from crowdpost.db import get_db
+from crowdpost.dependencies import SettingsDep, get_db
 from crowdpost.web.admin.operator_session import (
     COOKIE,
     OperatorFormDep,

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
-from crowdpost.db import SessionDep, get_db
+from crowdpost.dependencies import SessionDep, get_db
 from crowdpost.kit.csv_export import csv_chunks
 from crowdpost.kit.timefmt import utcnow
 from crowdpost.rewards import statement

@@ -25,7 +25,7 @@ from fastapi import APIRouter, Form, Query, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep
 from crowdpost.errors import DoesNotExist, ValidationFailed
 from crowdpost.kit.language_choice import pick_language
 from crowdpost.kit.pagination import ListParams, SortKey

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep
 from crowdpost.email import service
 from crowdpost.email.schemas import EventSwitch, RequesterEvents, RequesterSettingsPatch
 from crowdpost.errors import ValidationFailed

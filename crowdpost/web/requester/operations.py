@@ -21,7 +21,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from crowdpost.accounts import service as accounts
-from crowdpost.db import SessionDep, get_db
+from crowdpost.dependencies import SessionDep, get_db
 from crowdpost.kit.csv_export import csv_chunks
 from crowdpost.kit.money import from_micros
 from crowdpost.rewards import operation_report

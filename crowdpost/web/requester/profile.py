@@ -24,8 +24,8 @@ from starlette.responses import RedirectResponse, Response
 from crowdpost.accounts import service as accounts
 from crowdpost.accounts import views as account_views
 from crowdpost.accounts import web_sessions
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import SessionDep
+from crowdpost.config import Settings
+from crowdpost.dependencies import SessionDep, SettingsDep
 from crowdpost.errors import ValidationFailed
 from crowdpost.web.session import FormUserDep, PageUser, PageUserDep
 from crowdpost.web.templating import render

@@ -31,8 +31,8 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from crowdpost.accounts import service as accounts
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import SessionDep, get_db
+from crowdpost.config import Settings
+from crowdpost.dependencies import SessionDep, SettingsDep, get_db
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed
 from crowdpost.kit.csv_export import csv_chunks
 from crowdpost.kit.ids import format_id, parse_id

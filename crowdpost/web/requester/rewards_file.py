@@ -21,8 +21,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep, get_db
+from crowdpost.dependencies import SessionDep, SettingsDep, get_db
 from crowdpost.errors import DoesNotExist
 from crowdpost.kit.money import from_micros
 from crowdpost.rewards import bonus_files

@@ -24,8 +24,8 @@ from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import SessionDep, read_only
+from crowdpost.config import Settings
+from crowdpost.dependencies import SessionDep, SettingsDep, read_only
 from crowdpost.errors import ApiError, DoesNotExist, ValidationFailed
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.money import from_micros

@@ -38,8 +38,8 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
-from crowdpost.config import Settings, SettingsDep
-from crowdpost.db import SessionDep, get_db
+from crowdpost.config import Settings
+from crowdpost.dependencies import SessionDep, SettingsDep, get_db
 from crowdpost.errors import ConflictState, DoesNotExist, TooManyRequests, ValidationFailed
 from crowdpost.kit.ids import format_id
 from crowdpost.kit.timefmt import utcnow

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep
 from crowdpost.rewards import toloker_bonuses
 from crowdpost.web.requester.thread import long_time, message_html
 from crowdpost.web.templating import money, render

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import RedirectResponse, Response
 
 from crowdpost.accounts import lookup
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep
 from crowdpost.errors import ApiError, ValidationFailed
 from crowdpost.kit.language_choice import pick_language
 from crowdpost.kit.pagination import ListParams, SortKey

@@ -14,8 +14,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 
 from crowdpost.accounts.toloker_web_sessions import TolokerWebSession, authenticate_web
-from crowdpost.config import SettingsDep
-from crowdpost.db import get_db
+from crowdpost.dependencies import SettingsDep, get_db
 from crowdpost.web.session import Header, SignedIn, SignInRequired, come_back_to, csrf_checked
 
 COOKIE = "crowdpost_toloker_session"

@@ -7,11 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Body
 
 from crowdpost.accounts.auth import OperatorDep
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep
+from crowdpost.dependencies import SessionDep, SettingsDep
 from crowdpost.kit.bulk import validate_items
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
 from crowdpost.kit.routing import WireRoute, json_body
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import AssignmentIn, AssignmentOut, TolokerIn, TolokerOut
 from crowdpost.workforce.service import imports

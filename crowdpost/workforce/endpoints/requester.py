@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Response
 
 from crowdpost.accounts.auth import RequesterDep
-from crowdpost.config import SettingsDep
-from crowdpost.db import SessionDep, read_only
-from crowdpost.kit.jsonwire import WireJSONResponse, wire
-from crowdpost.kit.pagination import PagingDep, TimeRanges, list_answer, time_ranges
+from crowdpost.dependencies import SessionDep, SettingsDep, read_only
+from crowdpost.kit.list_query import PagingDep, time_ranges
+from crowdpost.kit.pagination import TimeRanges, list_answer
 from crowdpost.kit.routing import WireRoute, json_body
+from crowdpost.kit.wire_response import WireJSONResponse, wire
 from crowdpost.workforce import views
 from crowdpost.workforce.schemas import (
     AssignmentPage,
