@@ -2,8 +2,10 @@
 
 `limit` (default 50, max 300), `sort` (`a,-b`), `id_gt/gte/lt/lte`,
 `created_gt/gte/lt/lte`, and the `{"items": [...], "has_more": bool}` answer.
-Endpoints declare which sort fields and extra time ranges (`time_ranges`) they allow;
-repositories page with `paginate`. The pages' Newest / Older lists page with `page_before`.
+Endpoints read the parameters through `kit.list_query` (`PagingDep`, and `time_ranges` for
+extra time ranges), which answers the `ListParams` and `TimeRanges` defined here; repositories
+page with `paginate`. The pages' Newest / Older lists page with `page_before`. Nothing here
+knows HTTP, so services and repositories take these types without loading FastAPI.
 """
 
 from __future__ import annotations
