@@ -148,7 +148,10 @@ def write_message(page: Page, subject: str, text: str, *, replies: bool = True) 
 
 
 def submit(page: Page, server_url: str) -> str:
-    """Clicks Submit; answers the new thread's id from the page it lands on."""
+    """Clicks Submit once no preview is on its way; answers the new thread's id from the page
+    it lands on. A preview arriving mid-click places notes beside the fields and moves the
+    button between the press and the release, so the click would land on nothing."""
+    settled(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Submit", exact=True).click()
     found = re.fullmatch(re.escape(server_url) + r"/messages/(\d+)", page.url)
