@@ -191,6 +191,16 @@ def settle(page: Page) -> None:
         page.wait_for_function(_SETTLED, timeout=10_000)
 
 
+def preview_settled(page: Page) -> None:
+    """No live preview on its way or due (a typed field asks for one 500 ms after the last
+    key), none being swapped in, no fade running. Then axe does not measure the half-faded
+    colours of a preview in flight, and a click does not land while a preview's notes move
+    the control between its press and its release."""
+    page.wait_for_timeout(700)
+    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
+    page.evaluate("Promise.all(document.getAnimations().map(animation => animation.finished))")
+
+
 def accessibility_violations(page: Page) -> list[dict[str, Any]]:
     """axe-core's violations on the page as it is now (every impact)."""
     try:

@@ -49,6 +49,7 @@ from tests.web.browser import (
     assert_accessible,
     hidden_value,
     page_client,
+    preview_settled,
     settle,
     sign_in_http,
     tab_to,
@@ -117,22 +118,14 @@ def open_compose(page: Page, server_url: str, who: WebRequester) -> None:
     expect(page.get_by_role("heading", name="Contact Tolokers")).to_be_visible()
 
 
-def settled(page: Page) -> None:
-    """No preview on its way or due (a typed field asks for one 500 ms after the last key) and
-    no fade running: axe would measure the half-faded colours of a preview in flight."""
-    page.wait_for_timeout(700)
-    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
-    page.evaluate("Promise.all(document.getAnimations().map(animation => animation.finished))")
-
-
 def check_accessible(page: Page) -> None:
-    settled(page)
+    preview_settled(page)
     assert_accessible(page)
 
 
 def shot(page: Page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    settled(page)
+    preview_settled(page)
     page.evaluate("window.scrollTo(0, 0)")  # the sticky header and preview where a person first sees them
     page.screenshot(path=str(SHOTS / f"compose-{name}.png"), full_page=True)
 
@@ -141,7 +134,7 @@ def write_message(page: Page, subject: str, text: str, *, replies: bool = True) 
     # The checkbox first, once no preview is on its way: the notes a preview places beside the
     # fields may move it between the press and the release of a click.
     if replies:
-        settled(page)
+        preview_settled(page)
         page.get_by_label("Allows replies").check()
     page.get_by_label("Subject", exact=True).fill(subject)
     page.get_by_label("Message text", exact=True).fill(text)
@@ -151,7 +144,7 @@ def submit(page: Page, server_url: str) -> str:
     """Clicks Submit once no preview is on its way; answers the new thread's id from the page
     it lands on. A preview arriving mid-click places notes beside the fields and moves the
     button between the press and the release, so the click would land on nothing."""
-    settled(page)
+    preview_settled(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Submit", exact=True).click()
     found = re.fullmatch(re.escape(server_url) + r"/messages/(\d+)", page.url)

@@ -19,6 +19,7 @@ from tests.fixtures.factories import Admin
 from tests.web.browser import (
     WebRequester,
     open_appeal,
+    preview_settled,
     rejected_assignment,
     sign_in,
     toloker_reply,
@@ -45,7 +46,9 @@ def test_the_guide_end_to_end(
     page.get_by_label("To", exact=True).fill(toloker)
     page.get_by_label("Subject", exact=True).fill("Instructions changed")
     page.get_by_label("Message text", exact=True).fill("We edited the instructions: please re-read them.")
+    preview_settled(page)  # the preview's notes would move the checkbox and Submit mid-click
     page.get_by_label("Allows replies").check()
+    preview_settled(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Submit", exact=True).click()
     sent_thread = page.url.rsplit("/", 1)[-1]

@@ -44,6 +44,7 @@ from tests.web.browser import (
     create_web_requester,
     hidden_value,
     page_client,
+    preview_settled,
     sign_in,
     sign_in_http,
     tolokers_who_worked,
@@ -334,14 +335,6 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True, animations="disabled")
 
 
-def _settled(page: Page) -> None:
-    """No preview on its way or due (a typed field asks for one 500 ms after the last key) and
-    no fade running: axe would measure the half-faded colours of a preview in flight."""
-    page.wait_for_timeout(700)
-    expect(page.locator(".htmx-request, .htmx-added, .htmx-settling, .htmx-swapping")).to_have_count(0)
-    page.evaluate("Promise.all(document.getAnimations().map(animation => animation.finished))")
-
-
 def test_in_chromium_live_preview_accessible(
     page: Page,
     phone_page: Page,
@@ -359,7 +352,7 @@ def test_in_chromium_live_preview_accessible(
     row.get_by_label("Value").fill("80")
     # The preview that value asks for swaps feedback beside the rows, which moves the button
     # below them: a click racing that swap once landed beside the button and added no row.
-    _settled(page)
+    preview_settled(page)
     page.get_by_role("button", name="+ Add filter").click()
     second = page.locator("[data-groups] [data-row]").nth(1)
     second.get_by_label("Filter").select_option(label="Languages")
@@ -367,14 +360,14 @@ def test_in_chromium_live_preview_accessible(
     page.get_by_label("Amount, US dollars").fill("1.25")
     expect(page.locator(SUMMARY)).to_have_text("3 Tolokers will be paid; 1 banned left out")
     expect(page.locator("#cost-after")).to_have_text("$96.15625")
-    _settled(page)
+    preview_settled(page)
     _shot(page, "group-desktop")
     assert_accessible(page)
 
     # A problem shows beside its field, live; axe with it on the page.
     page.get_by_label("Amount, US dollars").fill("1.2345")
     expect(page.locator("#amount-feedback")).to_contain_text("more than 3 decimal places")
-    _settled(page)
+    preview_settled(page)
     assert_accessible(page)
 
     # Pay without a message: refused, the problem at the top and beside the field, values kept.
@@ -386,7 +379,7 @@ def test_in_chromium_live_preview_accessible(
     expect(summary).to_contain_text("Enter a message, or tick Without message.")
     expect(page.locator("#title-0-feedback")).to_contain_text("Enter a title")
     expect(page.locator(SUMMARY)).to_have_text("3 Tolokers will be paid; 1 banned left out")
-    _settled(page)
+    preview_settled(page)
     _shot(page, "group-error")
     assert_accessible(page)
 
@@ -404,7 +397,7 @@ def test_in_chromium_live_preview_accessible(
     phone_page.get_by_label("Pool", exact=True).select_option(team.pool_id)
     phone_page.get_by_label("Amount, US dollars").fill("0.5")
     expect(phone_page.locator(SUMMARY)).to_have_text("5 Tolokers will be paid; 1 banned left out")
-    _settled(phone_page)
+    preview_settled(phone_page)
     _shot(phone_page, "group-phone")
     assert_accessible(phone_page)
     width = phone_page.evaluate("document.documentElement.scrollWidth")
