@@ -47,10 +47,9 @@ DOMAINS = frozenset(
     }
 )
 HTTP_MODULES = ("fastapi", "starlette", "crowdpost.web")
-# Domain modules that are HTTP glue by design, beside `endpoints`: FastAPI dependencies.
-HTTP_GLUE = frozenset({("accounts", "auth")})
 # Modules that may load fastapi or starlette (besides every `endpoints` package and `web/`):
-# the app, its middleware and error bodies, and the dependencies endpoints and pages declare.
+# the app, its middleware and error bodies, and the dependencies endpoints and pages declare
+# (`accounts/auth.py` is the one domain module among them: may import fastapi directly too).
 HTTP_SIDE = frozenset(
     {
         ("__main__",),
@@ -110,7 +109,7 @@ def is_service(parts: tuple[str, ...]) -> bool:
     """A domain module that must not speak HTTP: all but endpoints, pages and named glue."""
     if parts[0] not in DOMAINS or parts[0] == "web" or len(parts) < 2:
         return False
-    return parts[1] not in ("endpoints", "__init__") and parts[:2] not in HTTP_GLUE
+    return parts[1] not in ("endpoints", "__init__") and parts[:2] not in HTTP_SIDE
 
 
 def problems(parts: tuple[str, ...], tree: ast.Module) -> list[str]:
